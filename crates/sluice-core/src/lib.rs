@@ -1,0 +1,24 @@
+//! sluice core: the data model every other crate speaks.
+//!
+//! * [`schema`] and [`value`]: the Kafka Connect data model (`Schema`, `Struct`, logical types),
+//!   because Debezium events are Connect records and converters must reproduce Connect's output.
+//! * [`event`]: a [`ChangeEvent`] is one Connect record (topic, key, value) plus the typed
+//!   [`Position`] it came from.
+//! * [`position`]: typed source positions and their Debezium offset JSON encoding.
+//! * [`traits`]: the `Sink` and `OffsetStore` contracts the runtime drives.
+//! * [`error`]: the retryable/fatal split every error in the workspace follows.
+
+pub mod decimal;
+pub mod error;
+pub mod event;
+pub mod position;
+pub mod schema;
+pub mod traits;
+pub mod value;
+
+pub use error::{ErrorClass, Retryable};
+pub use event::{ChangeEvent, Data};
+pub use position::{BinlogPosition, OffsetKey, Position};
+pub use schema::{Field, Schema, SchemaBuilder, SchemaType};
+pub use traits::{OffsetStore, Sink, SinkError};
+pub use value::Value;

@@ -1,0 +1,71 @@
+//! Contracts between the runtime and its plugins.
+//!
+//! Delivery is two-phase: [`Sink::write`] accepts a batch (it may buffer), [`Sink::flush`]
+//! returns only when everything accepted so far is durable in the destination. The runtime
+//! commits a position to the [`OffsetStore`] only after a successful `flush` covering every event
+//! up to that position, so the stored offset never runs ahead of durable delivery.
+
+use async_trait::async_trait;
+
+use crate::error::{ErrorClass, Retryable};
+use crate::event::ChangeEvent;
+use crate::position::{OffsetKey, Position};
+
+/// Why a sink could not take or persist records.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("sink I/O error: {0} (check the destination is reachable and writable)")]
+    Io(#[from] std::io::Error),
+    #[error("sink rejected a record: {0}")]
+    Rejected(String),
+    #[error("sink is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Retryable for SinkError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SinkError::Io(_) | SinkError::Unavailable(_) => ErrorClass::Retryable,
+            SinkError::Rejected(_) => ErrorClass::Fatal,
+        }
+    }
+}
+
+/// A destination of change events.
+#[async_trait]
+pub trait Sink: Send {
+    /// Accepts a batch, in order. May buffer.
+    async fn write(&mut self, events: &[ChangeEvent]) -> Result<(), SinkError>;
+    /// Makes everything accepted so far durable.
+    async fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// Errors of an offset store.
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetStoreError {
+    #[error("offset store I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("offset store {path} is corrupt: {reason} (fix or remove the file to start over)")]
+    Corrupt { path: String, reason: String },
+}
+
+impl Retryable for OffsetStoreError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            OffsetStoreError::Io { .. } => ErrorClass::Retryable,
+            OffsetStoreError::Corrupt { .. } => ErrorClass::Fatal,
+        }
+    }
+}
+
+/// Where committed positions live (a local file, a Kafka topic, …).
+pub trait OffsetStore: Send {
+    /// The committed offset of a partition, as Debezium's offset JSON.
+    fn load(&self, key: &OffsetKey) -> Result<Option<serde_json::Value>, OffsetStoreError>;
+    /// Durably replaces the committed position of a partition.
+    fn commit(&mut self, key: &OffsetKey, position: &Position) -> Result<(), OffsetStoreError>;
+}
