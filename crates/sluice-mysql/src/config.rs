@@ -1,0 +1,314 @@
+//! The Debezium MySQL connector properties sluice understands, parsed into a typed struct.
+//!
+//! Defaults are Debezium's. A value sluice cannot honour is an error naming the property; a
+//! property sluice does not know is reported by the runtime (warn once), never silently used.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::MySqlError;
+use crate::filters::Filters;
+
+/// `time.precision.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePrecisionMode {
+    AdaptiveTimeMicroseconds,
+    Adaptive,
+    Connect,
+}
+
+/// `decimal.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalMode {
+    Precise,
+    Double,
+    String,
+}
+
+/// `bigint.unsigned.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BigintUnsignedMode {
+    Long,
+    Precise,
+}
+
+/// `binary.handling.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryMode {
+    Bytes,
+    Base64,
+    Base64UrlSafe,
+    Hex,
+}
+
+/// `snapshot.mode` values the foundation supports (the snapshot itself is a separate module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Snapshot the captured tables, then stream (Debezium's default).
+    Initial,
+    /// Snapshot, then stop.
+    InitialOnly,
+    /// No data snapshot: capture the schema and stream from the current binlog position.
+    NoData,
+    /// Stream from the oldest binlog still on the server.
+    Never,
+    /// Snapshot only when no offset exists or the offset's binlog is gone.
+    WhenNeeded,
+}
+
+/// Connection and mapping settings of one MySQL connector.
+#[derive(Debug, Clone)]
+pub struct MySqlConfig {
+    pub name: String,
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub server_id: u32,
+    pub topic_prefix: String,
+    pub filters: Filters,
+    pub snapshot_mode: SnapshotMode,
+    pub time_precision: TimePrecisionMode,
+    pub decimal_mode: DecimalMode,
+    pub bigint_unsigned: BigintUnsignedMode,
+    pub binary_mode: BinaryMode,
+    pub tombstones_on_delete: bool,
+    pub include_query: bool,
+    pub connect_timeout: Duration,
+    pub history_file: Option<PathBuf>,
+    /// Seconds between server heartbeats on an idle replication connection.
+    pub heartbeat_period: Duration,
+}
+
+/// Every property this module reads (the runtime warns about properties nobody reads).
+pub const KNOWN_PROPERTIES: &[&str] = &[
+    "database.hostname",
+    "database.port",
+    "database.user",
+    "database.password",
+    "database.server.id",
+    "topic.prefix",
+    "database.include.list",
+    "database.exclude.list",
+    "table.include.list",
+    "table.exclude.list",
+    "column.include.list",
+    "column.exclude.list",
+    "snapshot.mode",
+    "time.precision.mode",
+    "decimal.handling.mode",
+    "bigint.unsigned.handling.mode",
+    "binary.handling.mode",
+    "tombstones.on.delete",
+    "include.query",
+    "include.schema.changes",
+    "connect.timeout.ms",
+    "schema.history.internal",
+    "schema.history.internal.file.filename",
+    "database.ssl.mode",
+];
+
+fn choice<T: Copy>(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+    options: &[(&str, T)],
+) -> Result<T, MySqlError> {
+    let Some(v) = props.get(key) else { return Ok(default) };
+    let v = v.trim();
+    options
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(v))
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            MySqlError::Config(format!(
+                "{key}={v:?} is not supported; use one of: {}",
+                names.join(", ")
+            ))
+        })
+}
+
+fn boolean(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, MySqlError> {
+    match props.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(MySqlError::Config(format!("{key}={v:?} must be true or false"))),
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: Option<T>,
+) -> Result<T, MySqlError> {
+    match props.get(key) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| MySqlError::Config(format!("{key}={v:?} is not a valid number"))),
+        None => default.ok_or_else(|| MySqlError::Config(format!("{key} is required"))),
+    }
+}
+
+fn required(props: &BTreeMap<String, String>, key: &str) -> Result<String, MySqlError> {
+    match props.get(key) {
+        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(MySqlError::Config(format!("{key} is required"))),
+    }
+}
+
+impl MySqlConfig {
+    /// Parses the connector's `config` map. `name` is the connector name.
+    pub fn from_properties(name: &str, props: &BTreeMap<String, String>) -> Result<Self, MySqlError> {
+        use BinaryMode as B;
+        use SnapshotMode as S;
+        let snapshot_mode = choice(
+            props,
+            "snapshot.mode",
+            S::Initial,
+            &[
+                ("initial", S::Initial),
+                ("initial_only", S::InitialOnly),
+                ("no_data", S::NoData),
+                ("schema_only", S::NoData),
+                ("never", S::Never),
+                ("when_needed", S::WhenNeeded),
+            ],
+        )?;
+        if let Some(mode) = props.get("database.ssl.mode") {
+            if !matches!(mode.trim(), "disabled" | "preferred") {
+                return Err(MySqlError::Config(format!(
+                    "database.ssl.mode={mode:?} is not supported yet; use disabled"
+                )));
+            }
+        }
+        let topic_prefix = required(props, "topic.prefix")?;
+        if !topic_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(MySqlError::Config(format!(
+                "topic.prefix={topic_prefix:?} may only contain letters, digits, '.', '_' and '-'"
+            )));
+        }
+        Ok(MySqlConfig {
+            name: name.to_string(),
+            hostname: required(props, "database.hostname")?,
+            port: number(props, "database.port", Some(3306))?,
+            user: required(props, "database.user")?,
+            password: props.get("database.password").cloned().unwrap_or_default(),
+            server_id: number(props, "database.server.id", None::<u32>)?,
+            topic_prefix,
+            filters: Filters::new(|k| props.get(k).cloned())?,
+            snapshot_mode,
+            time_precision: choice(
+                props,
+                "time.precision.mode",
+                TimePrecisionMode::AdaptiveTimeMicroseconds,
+                &[
+                    ("adaptive_time_microseconds", TimePrecisionMode::AdaptiveTimeMicroseconds),
+                    ("adaptive", TimePrecisionMode::Adaptive),
+                    ("connect", TimePrecisionMode::Connect),
+                ],
+            )?,
+            decimal_mode: choice(
+                props,
+                "decimal.handling.mode",
+                DecimalMode::Precise,
+                &[
+                    ("precise", DecimalMode::Precise),
+                    ("double", DecimalMode::Double),
+                    ("string", DecimalMode::String),
+                ],
+            )?,
+            bigint_unsigned: choice(
+                props,
+                "bigint.unsigned.handling.mode",
+                BigintUnsignedMode::Long,
+                &[("long", BigintUnsignedMode::Long), ("precise", BigintUnsignedMode::Precise)],
+            )?,
+            binary_mode: choice(
+                props,
+                "binary.handling.mode",
+                B::Bytes,
+                &[
+                    ("bytes", B::Bytes),
+                    ("base64", B::Base64),
+                    ("base64-url-safe", B::Base64UrlSafe),
+                    ("hex", B::Hex),
+                ],
+            )?,
+            tombstones_on_delete: boolean(props, "tombstones.on.delete", true)?,
+            include_query: boolean(props, "include.query", false)?,
+            connect_timeout: Duration::from_millis(number(props, "connect.timeout.ms", Some(30_000u64))?),
+            history_file: props
+                .get("schema.history.internal.file.filename")
+                .map(PathBuf::from),
+            heartbeat_period: Duration::from_secs(5),
+        })
+    }
+
+    /// `host:port`, for messages.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.hostname, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "cdc"),
+            ("database.server.id", "5400"),
+            ("topic.prefix", "dbserver1"),
+        ]
+    }
+
+    #[test]
+    fn defaults_are_debeziums() {
+        let c = MySqlConfig::from_properties("inv", &props(&minimal())).unwrap();
+        assert_eq!(c.port, 3306);
+        assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+        assert_eq!(c.time_precision, TimePrecisionMode::AdaptiveTimeMicroseconds);
+        assert_eq!(c.decimal_mode, DecimalMode::Precise);
+        assert_eq!(c.bigint_unsigned, BigintUnsignedMode::Long);
+        assert_eq!(c.binary_mode, BinaryMode::Bytes);
+        assert!(c.tombstones_on_delete);
+    }
+
+    #[test]
+    fn errors_name_the_property() {
+        let mut p = minimal();
+        p.retain(|(k, _)| *k != "topic.prefix");
+        let e = MySqlConfig::from_properties("inv", &props(&p)).unwrap_err().to_string();
+        assert!(e.contains("topic.prefix is required"), "{e}");
+
+        let mut p = minimal();
+        p.push(("decimal.handling.mode", "fancy"));
+        let e = MySqlConfig::from_properties("inv", &props(&p)).unwrap_err().to_string();
+        assert!(e.contains("decimal.handling.mode") && e.contains("precise"), "{e}");
+
+        let mut p = minimal();
+        p.push(("database.port", "abc"));
+        let e = MySqlConfig::from_properties("inv", &props(&p)).unwrap_err().to_string();
+        assert!(e.contains("database.port"), "{e}");
+    }
+
+    #[test]
+    fn schema_only_is_an_alias_of_no_data() {
+        let mut p = minimal();
+        p.push(("snapshot.mode", "schema_only"));
+        let c = MySqlConfig::from_properties("inv", &props(&p)).unwrap();
+        assert_eq!(c.snapshot_mode, SnapshotMode::NoData);
+    }
+}

@@ -1,0 +1,162 @@
+//! Connecting, and checking the server is set up for binlog CDC before anything is streamed.
+//!
+//! Each failed check is a fatal error telling the operator the exact setting or grant to fix:
+//! binlog disabled, `binlog_format` not ROW, `binlog_row_image` not FULL, missing REPLICATION
+//! SLAVE / REPLICATION CLIENT grants, a `database.server.id` equal to the server's own id or to
+//! another replica's, a start position whose binlog file was purged.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder};
+
+use crate::config::MySqlConfig;
+use crate::error::MySqlError;
+
+/// What sluice needs to know about the server.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub version: String,
+    pub mariadb: bool,
+    pub server_id: u32,
+}
+
+/// Opens a regular client connection.
+pub async fn connect(cfg: &MySqlConfig) -> Result<Conn, MySqlError> {
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(cfg.hostname.clone())
+        .tcp_port(cfg.port)
+        .user(Some(cfg.user.clone()))
+        .pass(Some(cfg.password.clone()))
+        .prefer_socket(false)
+        .stmt_cache_size(0);
+    let fut = Conn::new(opts);
+    let conn = tokio::time::timeout(cfg.connect_timeout, fut)
+        .await
+        .map_err(|_| MySqlError::Connect {
+            addr: cfg.addr(),
+            message: format!(
+                "timed out after {} ms (connect.timeout.ms); check database.hostname/database.port and that the server is up",
+                cfg.connect_timeout.as_millis()
+            ),
+        })?;
+    conn.map_err(|e| classify_connect_error(cfg, e))
+}
+
+fn classify_connect_error(cfg: &MySqlConfig, e: mysql_async::Error) -> MySqlError {
+    if let mysql_async::Error::Server(s) = &e {
+        if s.code == 1045 || s.code == 1044 || s.code == 1698 {
+            return MySqlError::AccessDenied {
+                user: cfg.user.clone(),
+                addr: cfg.addr(),
+                message: s.message.clone(),
+            };
+        }
+    }
+    MySqlError::Connect {
+        addr: cfg.addr(),
+        message: format!("{e}; check database.hostname/database.port and that the server is up"),
+    }
+}
+
+/// Runs every check; returns the server facts.
+pub async fn check(conn: &mut Conn, cfg: &MySqlConfig) -> Result<ServerInfo, MySqlError> {
+    let version: String = conn
+        .query_first("SELECT VERSION()")
+        .await
+        .map_err(MySqlError::query)?
+        .unwrap_or_default();
+    let mariadb = version.to_ascii_lowercase().contains("mariadb");
+    let var = |name: &str| format!("SHOW GLOBAL VARIABLES LIKE '{name}'");
+    let get = |rows: Option<(String, String)>| rows.map(|(_, v)| v).unwrap_or_default();
+    let log_bin = get(conn.query_first(var("log_bin")).await.map_err(MySqlError::query)?);
+    if !log_bin.eq_ignore_ascii_case("ON") && log_bin != "1" {
+        return Err(MySqlError::Preflight(
+            "the binary log is disabled (log_bin=OFF); start the server with --log-bin and --binlog-format=ROW".into(),
+        ));
+    }
+    let format = get(conn.query_first(var("binlog_format")).await.map_err(MySqlError::query)?);
+    if !format.eq_ignore_ascii_case("ROW") {
+        return Err(MySqlError::Preflight(format!(
+            "binlog_format is {format}, sluice needs ROW: SET GLOBAL binlog_format=ROW (and binlog_format=ROW in the server config) — only changes written after that are captured"
+        )));
+    }
+    let image = get(conn.query_first(var("binlog_row_image")).await.map_err(MySqlError::query)?);
+    if !image.is_empty() && !image.eq_ignore_ascii_case("FULL") {
+        return Err(MySqlError::Preflight(format!(
+            "binlog_row_image is {image}, sluice needs FULL: SET GLOBAL binlog_row_image=FULL"
+        )));
+    }
+    let server_id: u32 = get(conn.query_first(var("server_id")).await.map_err(MySqlError::query)?)
+        .parse()
+        .unwrap_or(0);
+    if server_id == cfg.server_id {
+        return Err(MySqlError::Preflight(format!(
+            "database.server.id={} is the server's own server_id; choose a unique id for sluice",
+            cfg.server_id
+        )));
+    }
+    check_grants(conn, cfg).await?;
+    check_replica_ids(conn, cfg).await?;
+    Ok(ServerInfo {
+        version,
+        mariadb,
+        server_id,
+    })
+}
+
+async fn check_grants(conn: &mut Conn, cfg: &MySqlConfig) -> Result<(), MySqlError> {
+    let grants: Vec<String> = conn.query("SHOW GRANTS").await.map_err(MySqlError::query)?;
+    let global: Vec<String> = grants
+        .iter()
+        .map(|g| g.to_ascii_uppercase())
+        .filter(|g| g.contains(" ON *.* "))
+        .collect();
+    let has = |p: &str| global.iter().any(|g| g.contains("ALL PRIVILEGES") || g.contains(p));
+    let mut missing = Vec::new();
+    if !has("REPLICATION SLAVE") && !has("REPLICATION REPLICA") {
+        missing.push("REPLICATION SLAVE");
+    }
+    if !has("REPLICATION CLIENT") && !has("BINLOG MONITOR") && !has("SUPER") {
+        missing.push("REPLICATION CLIENT");
+    }
+    if !missing.is_empty() {
+        return Err(MySqlError::Preflight(format!(
+            "user '{}' lacks {}; run: GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{}'@'%'",
+            cfg.user,
+            missing.join(" and "),
+            cfg.user
+        )));
+    }
+    Ok(())
+}
+
+async fn check_replica_ids(conn: &mut Conn, cfg: &MySqlConfig) -> Result<(), MySqlError> {
+    // Only a hint: the statement needs privileges some setups do not grant.
+    let Ok(rows) = conn.query::<mysql_async::Row, _>("SHOW SLAVE HOSTS").await else {
+        return Ok(());
+    };
+    for row in rows {
+        let id: Option<u32> = row.get(0);
+        if id == Some(cfg.server_id) {
+            return Err(MySqlError::Preflight(format!(
+                "another replica is already connected with server id {}; two replication clients with one id disconnect each other — set a unique database.server.id",
+                cfg.server_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Binlog files on the server, in order.
+pub async fn binlog_files(conn: &mut Conn) -> Result<Vec<String>, MySqlError> {
+    let rows: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await.map_err(MySqlError::query)?;
+    Ok(rows.into_iter().filter_map(|r| r.get::<String, _>(0)).collect())
+}
+
+/// The server's current binlog end: (file, position).
+pub async fn current_position(conn: &mut Conn) -> Result<(String, u64), MySqlError> {
+    let row: Option<mysql_async::Row> = conn.query_first("SHOW MASTER STATUS").await.map_err(MySqlError::query)?;
+    let row = row.ok_or_else(|| MySqlError::Preflight("SHOW MASTER STATUS returned nothing: is the binary log enabled?".into()))?;
+    let file: String = row.get(0).unwrap_or_default();
+    let pos: u64 = row.get(1).unwrap_or(4);
+    Ok((file, pos))
+}

@@ -1,0 +1,238 @@
+//! The tables a running connector knows: definitions, their Connect schemas, and the codecs of
+//! the binlog table ids currently mapped to them.
+//!
+//! Invariant: every change of a definition is appended to the schema history (fsynced) before any
+//! event decoded with it can be acknowledged, so the history is never behind the offsets.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use mysql_async::Conn;
+use mysql_common::binlog::events::TableMapEvent;
+use sluice_core::Schema;
+use tracing::{info, warn};
+
+use crate::catalog;
+use crate::config::MySqlConfig;
+use crate::ddl::{self, DdlChange};
+use crate::decode::{self, ColCodec};
+use crate::error::MySqlError;
+use crate::history::{HistoryRecord, SchemaHistory};
+use crate::mapping::{source_schema, TableSchemas};
+use crate::table::{TableDef, TableId};
+
+/// What a binlog table id stands for.
+#[derive(Debug, Clone)]
+pub enum Mapped {
+    Ignored,
+    Captured { id: TableId, codecs: Arc<Vec<ColCodec>> },
+}
+
+pub struct TableRegistry {
+    cfg: MySqlConfig,
+    mariadb: bool,
+    source: Arc<Schema>,
+    tables: BTreeMap<TableId, Arc<TableSchemas>>,
+    by_table_id: HashMap<u64, Mapped>,
+    history: SchemaHistory,
+}
+
+impl TableRegistry {
+    /// Builds the registry for a start at (`file`, `pos`): from history when it covers that
+    /// position, else from the live catalog (recorded as a new baseline).
+    pub async fn open(
+        cfg: &MySqlConfig,
+        mariadb: bool,
+        history: SchemaHistory,
+        conn: &mut Conn,
+        file: &str,
+        pos: u64,
+        resuming: bool,
+    ) -> Result<TableRegistry, MySqlError> {
+        let mut reg = TableRegistry {
+            cfg: cfg.clone(),
+            mariadb,
+            source: source_schema(),
+            tables: BTreeMap::new(),
+            by_table_id: HashMap::new(),
+            history,
+        };
+        match reg.history.state_at(file, pos) {
+            Some(state) => {
+                info!(tables = state.len(), file, pos, "table definitions restored from schema history");
+                for def in state.values().filter(|d| cfg.filters.table(&d.id.db, &d.id.table)) {
+                    reg.define(def)?;
+                }
+            }
+            None => {
+                if resuming {
+                    warn!(
+                        history = %reg.history.path().display(),
+                        "SCHEMA HISTORY MISSING for the stored offset: rebuilding table definitions from the live database. \
+                         Rows written before a later DDL will be decoded with today's definitions; if columns changed since, \
+                         stop, restore the history file, or reset offsets and re-snapshot"
+                    );
+                }
+                let defs = catalog::load(conn, &cfg.filters, None, mariadb).await?;
+                info!(tables = defs.len(), "table definitions loaded from information_schema");
+                for def in &defs {
+                    reg.define(def)?;
+                }
+                reg.history.append(HistoryRecord {
+                    file: file.to_string(),
+                    pos,
+                    baseline: true,
+                    ddl: None,
+                    tables: defs,
+                    dropped: Vec::new(),
+                })?;
+            }
+        }
+        Ok(reg)
+    }
+
+    pub fn source_schema(&self) -> &Arc<Schema> {
+        &self.source
+    }
+
+    fn define(&mut self, def: &TableDef) -> Result<(), MySqlError> {
+        let schemas = TableSchemas::build(def, &self.cfg, &self.source)?;
+        self.tables.insert(def.id.clone(), Arc::new(schemas));
+        self.by_table_id
+            .retain(|_, m| !matches!(m, Mapped::Captured { id, .. } if id == &def.id));
+        Ok(())
+    }
+
+    fn drop_table(&mut self, id: &TableId) {
+        self.tables.remove(id);
+        self.by_table_id
+            .retain(|_, m| !matches!(m, Mapped::Captured { id: t, .. } if t == id));
+    }
+
+    pub fn schemas(&self, id: &TableId) -> Option<&Arc<TableSchemas>> {
+        self.tables.get(id)
+    }
+
+    /// Resolves a table map; loads an unknown captured table from the catalog (recorded in
+    /// history at `at`), and re-reads a table whose column count disagrees with the binlog.
+    pub async fn map(
+        &mut self,
+        tme: &TableMapEvent<'_>,
+        conn: &mut Conn,
+        at: (&str, u64),
+    ) -> Result<Mapped, MySqlError> {
+        let table_id = tme.table_id();
+        if let Some(m) = self.by_table_id.get(&table_id) {
+            return Ok(m.clone());
+        }
+        let id = TableId::new(tme.database_name().into_owned(), tme.table_name().into_owned());
+        if !self.cfg.filters.table(&id.db, &id.table) {
+            self.by_table_id.insert(table_id, Mapped::Ignored);
+            return Ok(Mapped::Ignored);
+        }
+        for attempt in 0..2 {
+            if attempt == 1 || !self.tables.contains_key(&id) {
+                warn!(table = %id, "table definition re-read from information_schema (not in history or disagrees with the binlog)");
+                match catalog::load_one(conn, &id, self.mariadb).await? {
+                    Some(def) => {
+                        self.define(&def)?;
+                        self.record(at, None, vec![def], Vec::new())?;
+                    }
+                    None => {
+                        return Err(MySqlError::Decode {
+                            file: at.0.to_string(),
+                            pos: at.1,
+                            message: format!("table {id} is in the binlog but no longer exists and is not in the schema history"),
+                        })
+                    }
+                }
+            }
+            let Some(schemas) = self.tables.get(&id) else { continue };
+            match decode::codecs(tme, schemas) {
+                Ok(codecs) => {
+                    let m = Mapped::Captured {
+                        id: id.clone(),
+                        codecs: Arc::new(codecs),
+                    };
+                    self.by_table_id.insert(table_id, m.clone());
+                    return Ok(m);
+                }
+                Err(e) if attempt == 0 => warn!(table = %id, error = %e, "binlog and tracked definition disagree"),
+                Err(e) => {
+                    return Err(MySqlError::Decode {
+                        file: at.0.to_string(),
+                        pos: at.1,
+                        message: e,
+                    })
+                }
+            }
+        }
+        Err(MySqlError::Decode {
+            file: at.0.to_string(),
+            pos: at.1,
+            message: format!("no definition for {id}"),
+        })
+    }
+
+    /// Applies a DDL statement found at a binlog position; `after` is the position after it.
+    pub async fn apply_ddl(
+        &mut self,
+        db: &str,
+        sql: &str,
+        conn: &mut Conn,
+        after: (&str, u64),
+    ) -> Result<(), MySqlError> {
+        let current = |id: &TableId| self.tables.get(id).map(|s| s.def.clone());
+        let changes = ddl::interpret(db, sql, self.mariadb, &current);
+        let mut defined = Vec::new();
+        let mut dropped = Vec::new();
+        for change in changes {
+            match change {
+                DdlChange::Define(def) if self.cfg.filters.table(&def.id.db, &def.id.table) => {
+                    self.define(&def)?;
+                    defined.push(def);
+                }
+                DdlChange::Drop(id) if self.tables.contains_key(&id) => {
+                    self.drop_table(&id);
+                    dropped.push(id);
+                }
+                DdlChange::Reload(id, why) if self.cfg.filters.table(&id.db, &id.table) => {
+                    warn!(table = %id, reason = %why, "DDL not applied by sluice's parser; re-reading the table from information_schema");
+                    match catalog::load_one(conn, &id, self.mariadb).await? {
+                        Some(def) => {
+                            self.define(&def)?;
+                            defined.push(def);
+                        }
+                        None => {
+                            self.drop_table(&id);
+                            dropped.push(id);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !defined.is_empty() || !dropped.is_empty() {
+            info!(changed = defined.len(), dropped = dropped.len(), file = after.0, pos = after.1, "schema change recorded");
+            self.record(after, Some(sql.to_string()), defined, dropped)?;
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        at: (&str, u64),
+        ddl: Option<String>,
+        tables: Vec<TableDef>,
+        dropped: Vec<TableId>,
+    ) -> Result<(), MySqlError> {
+        self.history.append(HistoryRecord {
+            file: at.0.to_string(),
+            pos: at.1,
+            baseline: false,
+            ddl,
+            tables,
+            dropped,
+        })
+    }
+}

@@ -1,0 +1,557 @@
+//! The MySQL/MariaDB connector: preflight, start position, and the binlog streaming loop.
+//!
+//! Start: a stored offset resumes exactly (see [`crate::stream`] for the restart contract);
+//! without one, `snapshot.mode=no_data` starts at the server's current binlog end and `never` at
+//! the oldest binlog. The GTID state is read *before* the current position, so it can only lag
+//! (a GTID-based resume would then re-deliver, never skip).
+//!
+//! Streaming: events are decoded in order and batched; a batch is handed to the runtime whenever
+//! it is full or the next read would block, with the restart position that covers it. The
+//! runtime commits that position only after the batch is durable downstream. A dropped
+//! connection is retried with backoff from the position after the last batch handed over, so
+//! nothing is lost and nothing already handed over is produced again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+use sluice_core::{BinlogPosition, ChangeEvent, Position, Retryable, Value};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::config::{MySqlConfig, SnapshotMode};
+use crate::decode::decode_row;
+use crate::envelope::{EventBuilder, Op, SourceInfo};
+use crate::error::MySqlError;
+use crate::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKind};
+use crate::history::{cmp_position, SchemaHistory};
+use crate::preflight::{self, ServerInfo};
+use crate::registry::{Mapped, TableRegistry};
+use crate::stream::{GtidSet, PendingGtid, Tracker};
+
+/// What the source hands to the runtime.
+#[derive(Debug)]
+pub enum SourceMessage {
+    /// Events in order, and the restart position to commit once all of them are durable.
+    Batch { events: Vec<ChangeEvent>, position: Position },
+}
+
+/// A configured MySQL source.
+pub struct MySqlSource {
+    cfg: MySqlConfig,
+    offset: Option<serde_json::Value>,
+    history_path: PathBuf,
+    exit_when_caught_up: bool,
+    max_batch: usize,
+}
+
+const LOG_EVENT_ARTIFICIAL: u16 = 0x20;
+const MAX_RECONNECTS: u32 = 6;
+
+impl MySqlSource {
+    pub fn new(cfg: MySqlConfig, offset: Option<serde_json::Value>, history_path: PathBuf) -> Self {
+        MySqlSource {
+            cfg,
+            offset,
+            history_path,
+            exit_when_caught_up: false,
+            max_batch: 2048,
+        }
+    }
+
+    /// Stop once everything up to the binlog end seen at start has been handed over.
+    pub fn exit_when_caught_up(mut self, yes: bool) -> Self {
+        self.exit_when_caught_up = yes;
+        self
+    }
+
+    pub fn max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
+        self
+    }
+
+    /// Checks the server and resolves the start position without streaming (used by `run`
+    /// and by CLI validation).
+    pub async fn prepare(&self) -> Result<(Conn, ServerInfo, BinlogPosition), MySqlError> {
+        let mut conn = preflight::connect(&self.cfg).await?;
+        let info = preflight::check(&mut conn, &self.cfg).await?;
+        let start = match &self.offset {
+            Some(o) => {
+                let p = BinlogPosition::from_offset_json(o)
+                    .map_err(|e| MySqlError::Config(format!("stored offset is unusable: {e}")))?;
+                if p.snapshot {
+                    return Err(MySqlError::Config(
+                        "stored offset is in the middle of a snapshot, which this build cannot resume; reset the offsets".into(),
+                    ));
+                }
+                p
+            }
+            None => self.initial_position(&mut conn, &info).await?,
+        };
+        let files = preflight::binlog_files(&mut conn).await?;
+        if !files.iter().any(|f| f.as_str() == start.file.as_ref()) {
+            return Err(MySqlError::PositionPurged {
+                file: start.file.to_string(),
+                pos: start.pos,
+            });
+        }
+        Ok((conn, info, start))
+    }
+
+    async fn initial_position(&self, conn: &mut Conn, info: &ServerInfo) -> Result<BinlogPosition, MySqlError> {
+        let gtid_var = if info.mariadb { "@@gtid_binlog_pos" } else { "@@gtid_executed" };
+        let gtids: Option<String> = conn
+            .query_first(format!("SELECT {gtid_var}"))
+            .await
+            .unwrap_or(None);
+        let gtids = gtids.filter(|g| !g.trim().is_empty()).map(|g| Arc::from(g.replace('\n', "").as_str()));
+        let (file, pos) = match self.cfg.snapshot_mode {
+            SnapshotMode::NoData => preflight::current_position(conn).await?,
+            SnapshotMode::Never => {
+                let files = preflight::binlog_files(conn).await?;
+                let first = files
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| MySqlError::Preflight("the server lists no binary logs".into()))?;
+                return Ok(BinlogPosition {
+                    file: first.into(),
+                    pos: 4,
+                    server_id: info.server_id,
+                    ..Default::default()
+                });
+            }
+            mode => {
+                return Err(MySqlError::Config(format!(
+                    "snapshot.mode={mode:?} needs an initial data snapshot, which this build of sluice does not have yet; \
+                     set snapshot.mode=no_data to capture changes from now on, or snapshot.mode=never to read every binlog still on the server"
+                )))
+            }
+        };
+        Ok(BinlogPosition {
+            file: file.into(),
+            pos,
+            server_id: info.server_id,
+            gtids,
+            ..Default::default()
+        })
+    }
+
+    /// Streams until caught up (if asked), the consumer goes away, or a fatal error.
+    pub async fn run(self, tx: mpsc::Sender<SourceMessage>) -> Result<(), MySqlError> {
+        let (mut conn, info, start) = self.prepare().await?;
+        if self.cfg.include_query {
+            info!("include.query: source.query carries the statement from annotate/rows-query events when the server logs them");
+        }
+        let target = preflight::current_position(&mut conn).await?;
+        let history = SchemaHistory::open(&self.history_path)?;
+        let mut registry = TableRegistry::open(
+            &self.cfg,
+            info.mariadb,
+            history,
+            &mut conn,
+            &start.file,
+            start.pos,
+            self.offset.is_some(),
+        )
+        .await?;
+        info!(
+            connector = %self.cfg.name, server = %info.version, file = %start.file, pos = start.pos,
+            event = start.event, row = start.row, "streaming binlog"
+        );
+        let builder = EventBuilder {
+            source_schema: Arc::clone(registry.source_schema()),
+            server_name: self.cfg.topic_prefix.clone(),
+            tombstones_on_delete: self.cfg.tombstones_on_delete,
+        };
+        let target = self.exit_when_caught_up.then_some(target);
+        let mut from = start;
+        let mut failures = 0;
+        loop {
+            if let Some((f, p)) = &target {
+                if from.event == 0 && cmp_position(&from.file, from.pos, f, *p).is_ge() {
+                    return Ok(());
+                }
+            }
+            let mut run = Run {
+                src: &self,
+                info: &info,
+                registry: &mut registry,
+                builder: &builder,
+                conn: &mut conn,
+                tx: &tx,
+                target: target.clone(),
+                last_sent: from.clone(),
+                handed_over: false,
+            };
+            let result = run.stream(&from).await;
+            from = run.last_sent.clone();
+            let progressed = run.handed_over;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_retryable() && failures < MAX_RECONNECTS => {
+                    failures = if progressed { 1 } else { failures + 1 };
+                    let wait = Duration::from_millis(500 * (1 << failures.min(5)));
+                    warn!(error = %e, attempt = failures, wait_ms = wait.as_millis() as u64, "replication connection lost; reconnecting");
+                    tokio::time::sleep(wait).await;
+                    if let Ok(c) = preflight::connect(&self.cfg).await {
+                        conn = c;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// One replication connection's worth of streaming.
+struct Run<'a> {
+    src: &'a MySqlSource,
+    info: &'a ServerInfo,
+    registry: &'a mut TableRegistry,
+    builder: &'a EventBuilder,
+    /// Regular connection for catalog reads.
+    conn: &'a mut Conn,
+    tx: &'a mpsc::Sender<SourceMessage>,
+    target: Option<(String, u64)>,
+    /// Position covering everything handed over so far.
+    last_sent: BinlogPosition,
+    handed_over: bool,
+}
+
+/// Replay state while re-reading the transaction a restart position points into.
+struct Resume {
+    events: u64,
+    rows: u64,
+}
+
+impl Run<'_> {
+    async fn open_stream(&mut self, from: &BinlogPosition) -> Result<BinlogStream, MySqlError> {
+        let cfg = &self.src.cfg;
+        let mut c = preflight::connect(cfg).await?;
+        let stream_err = |e: mysql_async::Error| MySqlError::Stream(e.to_string());
+        c.query_drop(format!("SET @master_heartbeat_period = {}", cfg.heartbeat_period.as_nanos()))
+            .await
+            .map_err(stream_err)?;
+        if self.info.mariadb {
+            c.query_drop("SET @mariadb_slave_capability = 4").await.map_err(stream_err)?;
+        }
+        let req = BinlogStreamRequest::new(cfg.server_id)
+            .with_filename(from.file.as_bytes())
+            .with_pos(from.pos);
+        c.get_binlog_stream(req).await.map_err(|e| match e {
+            mysql_async::Error::Server(s) if s.code == 1236 => MySqlError::PositionPurged {
+                file: from.file.to_string(),
+                pos: from.pos,
+            },
+            other => MySqlError::Stream(other.to_string()),
+        })
+    }
+
+    async fn stream(&mut self, from: &BinlogPosition) -> Result<(), MySqlError> {
+        let mut stream = self.open_stream(from).await?;
+        let gtids = match &from.gtids {
+            Some(g) => GtidSet::parse(g, self.info.mariadb).map_err(MySqlError::Config)?,
+            None => GtidSet::empty(self.info.mariadb),
+        };
+        let mut t = Tracker::new(&from.file, from.pos, gtids);
+        t.server_id = from.server_id;
+        let mut resume = (from.event > 0 || from.row > 0).then_some(Resume {
+            events: from.event,
+            rows: from.row,
+        });
+        let connect_pos = from.pos;
+        let mut batch: Vec<ChangeEvent> = Vec::with_capacity(self.src.max_batch);
+        let mut pending_pos: Option<BinlogPosition> = None;
+        let mut query: Option<String> = None;
+        let mut row_buf = Vec::new();
+        loop {
+            let next = match stream.next().now_or_never() {
+                Some(n) => n,
+                None => {
+                    self.flush(&mut batch, &mut pending_pos).await?;
+                    let idle = self.src.cfg.heartbeat_period * 4;
+                    match tokio::time::timeout(idle, stream.next()).await {
+                        Ok(n) => n,
+                        Err(_) => return Err(MySqlError::Stream(format!("no event or heartbeat for {} s", idle.as_secs()))),
+                    }
+                }
+            };
+            let ev = match next {
+                Some(Ok(ev)) => ev,
+                Some(Err(e)) => return Err(MySqlError::Stream(e.to_string())),
+                None => return Err(MySqlError::Stream("server closed the binlog stream".into())),
+            };
+            let h = ev.header();
+            let etype = h.event_type_raw();
+            let body = ev.data();
+            let decode_err = |t: &Tracker, m: String| MySqlError::Decode {
+                file: t.file.to_string(),
+                pos: t.next_pos,
+                message: m,
+            };
+            if etype == kind::ROTATE {
+                let mut raw = [0u8; 19];
+                raw[0..4].copy_from_slice(&h.timestamp().to_le_bytes());
+                raw[4] = etype;
+                raw[5..9].copy_from_slice(&h.server_id().to_le_bytes());
+                raw[9..13].copy_from_slice(&h.event_size().to_le_bytes());
+                raw[13..17].copy_from_slice(&h.log_pos().to_le_bytes());
+                raw[17..19].copy_from_slice(&h.flags_raw().to_le_bytes());
+                let (file, pos) = events::parse_rotate(&raw, body).map_err(|m| decode_err(&t, m))?;
+                if file.as_str() != t.file.as_ref() {
+                    t.rotate(&file, pos);
+                    if !t.in_txn {
+                        pending_pos = Some(t.boundary_position());
+                    }
+                }
+                continue;
+            }
+            if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0 || h.log_pos() == 0 || etype == kind::HEARTBEAT {
+                continue;
+            }
+            let end = u64::from(h.log_pos());
+            let start = end.saturating_sub(u64::from(h.event_size()));
+            if start < connect_pos && t.file.as_ref() == from.file.as_ref() && !t.in_txn && t.next_pos == connect_pos {
+                continue; // header events the server replays before the requested position
+            }
+            t.next_pos = end;
+            t.server_id = h.server_id();
+            t.ts_sec = h.timestamp();
+            let idx = t.txn_events;
+            match etype {
+                kind::FORMAT_DESCRIPTION | kind::MARIADB_BINLOG_CHECKPOINT | kind::MARIADB_START_ENCRYPTION => {}
+                kind::MARIADB_GTID_LIST => {
+                    for g in events::parse_gtid_list(body).map_err(|m| decode_err(&t, m))? {
+                        if let GtidSet::MariaDb(m) = &t.gtids {
+                            if m.get(&g.domain).is_none_or(|(_, s)| *s < g.seq) {
+                                t.gtids.add_mariadb(g.domain, g.server, g.seq);
+                            }
+                        }
+                    }
+                }
+                kind::MARIADB_GTID => {
+                    let g = MariaGtid::parse(body, h.server_id()).map_err(|m| decode_err(&t, m))?;
+                    t.begin(start);
+                    t.begun = !g.standalone;
+                    t.pending = Some(PendingGtid::MariaDb {
+                        domain: g.domain,
+                        server: g.server,
+                        seq: g.seq,
+                    });
+                    t.current_gtid = Some(g.to_string());
+                    query = None;
+                }
+                kind::MYSQL_GTID => {
+                    let (uuid, gno) = events::parse_mysql_gtid(body).map_err(|m| decode_err(&t, m))?;
+                    t.begin(start);
+                    t.current_gtid = Some(format!("{uuid}:{gno}"));
+                    t.pending = Some(PendingGtid::MySql { uuid, gno });
+                    query = None;
+                }
+                kind::MYSQL_ANONYMOUS_GTID => {
+                    t.begin(start);
+                    query = None;
+                }
+                kind::QUERY | kind::MARIADB_QUERY_COMPRESSED => {
+                    let q = QueryEvent::parse(etype, body).map_err(|m| decode_err(&t, m))?;
+                    let text = q.query.trim();
+                    if text.eq_ignore_ascii_case("BEGIN") {
+                        if !t.in_txn {
+                            t.begin(start);
+                            query = None;
+                        }
+                        t.begun = true;
+                        t.thread = Some(q.thread_id);
+                    } else if text.eq_ignore_ascii_case("COMMIT") || text.eq_ignore_ascii_case("ROLLBACK") {
+                        self.commit(&mut t, &mut pending_pos, &mut resume);
+                        if self.caught_up(&t) {
+                            return self.finish(&mut batch, &mut pending_pos).await;
+                        }
+                        continue;
+                    } else {
+                        if crate::ddl::is_ddl_candidate(text) && resume.is_none() {
+                            let db = q.schema.clone();
+                            let file = t.file.clone();
+                            self.registry.apply_ddl(&db, text, self.conn, (&file, end)).await?;
+                        }
+                        if !t.begun {
+                            self.commit(&mut t, &mut pending_pos, &mut resume);
+                            if self.caught_up(&t) {
+                                return self.finish(&mut batch, &mut pending_pos).await;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                kind::MARIADB_ANNOTATE_ROWS if self.src.cfg.include_query => {
+                    query = Some(String::from_utf8_lossy(body).into_owned());
+                }
+                kind::ROWS_QUERY if self.src.cfg.include_query => {
+                    query = Some(String::from_utf8_lossy(body.get(1..).unwrap_or_default()).into_owned());
+                }
+                kind::TABLE_MAP => {
+                    if !t.in_txn {
+                        t.begin(start);
+                    }
+                }
+                kind::XID => {
+                    self.commit(&mut t, &mut pending_pos, &mut resume);
+                    if self.caught_up(&t) {
+                        return self.finish(&mut batch, &mut pending_pos).await;
+                    }
+                    continue;
+                }
+                kind::PARTIAL_UPDATE_ROWS => {
+                    return Err(decode_err(&t, "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) are not supported; set binlog_row_value_options=''".into()));
+                }
+                kind::TRANSACTION_PAYLOAD => {}
+                et if events::rows_kind(et).is_some() => {
+                    if !t.in_txn {
+                        t.begin(start);
+                    }
+                    let rows = RowsEvent::parse(etype, body).map_err(|m| decode_err(&t, m))?;
+                    let skip_rows = match &resume {
+                        Some(r) if idx < r.events => None,
+                        Some(r) if idx == r.events => Some(r.rows),
+                        _ => Some(0),
+                    };
+                    if let Some(skip) = skip_rows {
+                        self.rows_event(&stream, &t, &rows, start, idx, skip, query.as_deref(), &mut batch, &mut row_buf)
+                            .await?;
+                        if batch.len() >= self.src.max_batch {
+                            pending_pos = None;
+                            self.flush(&mut batch, &mut pending_pos).await?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if t.in_txn {
+                t.txn_events += 1;
+                if resume.as_ref().is_some_and(|r| t.txn_events > r.events) {
+                    resume = None;
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, t: &mut Tracker, pending_pos: &mut Option<BinlogPosition>, resume: &mut Option<Resume>) {
+        t.commit();
+        *resume = None;
+        *pending_pos = Some(t.boundary_position());
+    }
+
+    fn caught_up(&self, t: &Tracker) -> bool {
+        self.target
+            .as_ref()
+            .is_some_and(|(f, p)| !t.in_txn && cmp_position(&t.file, t.next_pos, f, *p).is_ge())
+    }
+
+    async fn finish(&mut self, batch: &mut Vec<ChangeEvent>, pos: &mut Option<BinlogPosition>) -> Result<(), MySqlError> {
+        self.flush(batch, pos).await?;
+        info!(file = %self.last_sent.file, pos = self.last_sent.pos, "caught up with the binlog end seen at start");
+        Ok(())
+    }
+
+    /// Hands the batch over with the position covering it (the boundary after the last
+    /// transaction when known, else the last event's own restart point).
+    async fn flush(&mut self, batch: &mut Vec<ChangeEvent>, pos: &mut Option<BinlogPosition>) -> Result<(), MySqlError> {
+        let position = match (pos.take(), batch.last()) {
+            (Some(p), _) => p,
+            (None, Some(ev)) => match &ev.position {
+                Position::Binlog(b) => b.clone(),
+            },
+            (None, None) => return Ok(()),
+        };
+        if batch.is_empty() && position == self.last_sent {
+            return Ok(());
+        }
+        let events = std::mem::replace(batch, Vec::with_capacity(self.src.max_batch));
+        self.last_sent = position.clone();
+        self.handed_over = true;
+        self.tx
+            .send(SourceMessage::Batch {
+                events,
+                position: Position::Binlog(position),
+            })
+            .await
+            .map_err(|_| MySqlError::ConsumerGone)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn rows_event(
+        &mut self,
+        stream: &BinlogStream,
+        t: &Tracker,
+        rows: &RowsEvent<'_>,
+        start: u64,
+        idx: u64,
+        skip: u64,
+        query: Option<&str>,
+        out: &mut Vec<ChangeEvent>,
+        row_buf: &mut Vec<Value>,
+    ) -> Result<(), MySqlError> {
+        let decode_err = |m: String| MySqlError::Decode {
+            file: t.file.to_string(),
+            pos: start,
+            message: m,
+        };
+        let tme = stream
+            .get_tme(rows.table_id)
+            .ok_or_else(|| decode_err(format!("rows event for unknown table id {}", rows.table_id)))?;
+        let (id, codecs) = match self.registry.map(tme, self.conn, (&t.file, t.txn_start)).await? {
+            Mapped::Ignored => return Ok(()),
+            Mapped::Captured { id, codecs } => (id, codecs),
+        };
+        let Some(schemas) = self.registry.schemas(&id).cloned() else {
+            return Ok(());
+        };
+        let mut decoded: Vec<(Option<Vec<Value>>, Option<Vec<Value>>)> = Vec::new();
+        let mut buf: &[u8] = &rows.rows;
+        while !buf.is_empty() {
+            let mut image = |present: &[bool]| -> Result<Vec<Value>, MySqlError> {
+                decode_row(&mut buf, &codecs, present, &schemas, row_buf).map_err(decode_err)?;
+                Ok(std::mem::take(row_buf))
+            };
+            decoded.push(match rows.kind {
+                RowsKind::Write => (None, Some(image(&rows.present)?)),
+                RowsKind::Delete => (Some(image(&rows.present)?), None),
+                RowsKind::Update => {
+                    let before = image(&rows.present)?;
+                    (Some(before), Some(image(&rows.present_after)?))
+                }
+            });
+        }
+        let n = decoded.len() as u64;
+        let op = match rows.kind {
+            RowsKind::Write => Op::Create,
+            RowsKind::Update => Op::Update,
+            RowsKind::Delete => Op::Delete,
+        };
+        for (r, (before, after)) in decoded.into_iter().enumerate().skip(skip as usize) {
+            let r = r as u64;
+            let position = if r + 1 < n {
+                t.in_txn_position(idx, r + 1)
+            } else {
+                t.in_txn_position(idx + 1, 0)
+            };
+            let info = SourceInfo {
+                ts_sec: t.ts_sec,
+                server_id: t.server_id,
+                gtid: t.current_gtid.as_deref(),
+                file: &t.file,
+                pos: start,
+                row: r as i32,
+                thread: t.thread,
+                query,
+                snapshot: "false",
+            };
+            self.builder
+                .row_change(&schemas, op, before, after, &info, Position::Binlog(position), out);
+        }
+        Ok(())
+    }
+}
