@@ -1,1 +1,248 @@
-fn main(){}
+//! The `sluice` command line. It only orchestrates: parse arguments, build the configured
+//! source, sink and offset store from the runtime crates, run, and report errors plainly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use sluice_connect::JsonConverterConfig;
+use sluice_core::{OffsetKey, OffsetStore, Sink};
+use sluice_mysql::{MySqlConfig, MySqlSource};
+use sluice_runtime::{run_pipeline, ConnectorConfig, FileOffsetStore, SourceKind};
+use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
+use tokio::sync::{watch, Mutex};
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Change data capture, Debezium-compatible, in one binary")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run connectors embedded (no Kafka): events go to stdout, a file or nowhere.
+    Run {
+        /// Kafka Connect connector JSON files ({"name":…,"config":{…}}).
+        #[arg(required = true)]
+        connectors: Vec<PathBuf>,
+        /// Destination: stdout, file:PATH (fsynced JSON lines) or null (serialize and discard).
+        #[arg(long, default_value = "stdout")]
+        sink: String,
+        /// Stop once everything up to the binlog end seen at start is delivered.
+        #[arg(long)]
+        exit_when_caught_up: bool,
+        /// Where offsets and schema history live unless the connector config says otherwise.
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+        data_dir: PathBuf,
+    },
+    /// Print the version.
+    Version,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Version => {
+                println!("sluice {}", env!("CARGO_PKG_VERSION"));
+                Ok(())
+            }
+            Command::Run {
+                connectors,
+                sink,
+                exit_when_caught_up,
+                data_dir,
+            } => run(connectors, &sink, exit_when_caught_up, &data_dir).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// A connector ready to run.
+struct Prepared {
+    config: ConnectorConfig,
+    mysql: MySqlConfig,
+    offsets: PathBuf,
+    history: PathBuf,
+}
+
+fn prepare(path: &Path, data_dir: &Path) -> Result<Prepared> {
+    let config = ConnectorConfig::from_file(path)?;
+    match config.kind {
+        SourceKind::MySql => {}
+    }
+    config.warn_unknown(sluice_mysql::config::KNOWN_PROPERTIES);
+    let mysql = MySqlConfig::from_properties(&config.name, &config.props)
+        .with_context(|| format!("connector {}", config.name))?;
+    if config.get("include.schema.changes").unwrap_or("true") == "true" {
+        tracing::warn!(connector = %config.name, "schema change events (include.schema.changes) are not emitted by this build; DDL is tracked in the schema history only");
+    }
+    let offsets = config
+        .get("offset.storage.file.filename")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| data_dir.join("offsets").join(format!("{}.json", config.name)));
+    let history = mysql
+        .history_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("history").join(format!("{}.jsonl", config.name)));
+    Ok(Prepared {
+        config,
+        mysql,
+        offsets,
+        history,
+    })
+}
+
+fn converters(c: &ConnectorConfig) -> (JsonConverterConfig, JsonConverterConfig) {
+    let flag = |k: &str| c.get(k).map(|v| v.eq_ignore_ascii_case("true"));
+    let common = flag("converter.schemas.enable").unwrap_or(true);
+    let key = JsonConverterConfig {
+        schemas_enable: flag("key.converter.schemas.enable").unwrap_or(common),
+        ..Default::default()
+    };
+    let value = JsonConverterConfig {
+        schemas_enable: flag("value.converter.schemas.enable").unwrap_or(common),
+        ..Default::default()
+    };
+    (key, value)
+}
+
+fn open_sink(spec: &str, c: &ConnectorConfig) -> Result<Box<dyn Sink>> {
+    let (k, v) = converters(c);
+    let format = LineFormat::new(k, v);
+    Ok(match spec {
+        "stdout" => Box::new(StdoutSink::new(format)),
+        "null" => Box::new(NullSink::new(format)),
+        s if s.starts_with("file:") => {
+            let path = &s["file:".len()..];
+            if path.is_empty() {
+                bail!("--sink file: needs a path, e.g. --sink file:events.jsonl");
+            }
+            Box::new(FileSink::open(Path::new(path), format).with_context(|| format!("cannot open sink file {path}"))?)
+        }
+        other => bail!("unknown --sink {other:?}: use stdout, file:PATH or null"),
+    })
+}
+
+async fn run(paths: Vec<PathBuf>, sink: &str, exit_when_caught_up: bool, data_dir: &Path) -> Result<()> {
+    let prepared = paths.iter().map(|p| prepare(p, data_dir)).collect::<Result<Vec<_>>>()?;
+    let mut seen = std::collections::HashSet::new();
+    for p in &prepared {
+        if !seen.insert(p.offsets.clone()) {
+            bail!(
+                "two connectors use the offset file {}; give each its own offset.storage.file.filename",
+                p.offsets.display()
+            );
+        }
+    }
+    let shared_sink = Arc::new(Mutex::new(open_sink(sink, &prepared[0].config)?));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+    let mut tasks = Vec::new();
+    for p in prepared {
+        let sink = Arc::clone(&shared_sink);
+        let mut stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = p.config.name.clone();
+            let mut store = FileOffsetStore::open(&p.offsets)?;
+            let key = OffsetKey {
+                connector: name.clone(),
+                server: p.mysql.topic_prefix.clone(),
+            };
+            let offset = store.load(&key)?;
+            let source = MySqlSource::new(p.mysql, offset, p.history).exit_when_caught_up(exit_when_caught_up);
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            run_pipeline(
+                move |tx| tokio::spawn(source.run(tx)),
+                8,
+                sink,
+                &mut store,
+                &key,
+                shutdown,
+            )
+            .await
+            .with_context(|| format!("connector {name}"))
+        }));
+    }
+    let mut first_error = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(stats)) => tracing::info!(events = stats.events, "connector stopped"),
+            Ok(Err(e)) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+            }
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(anyhow::anyhow!("connector task panicked: {e}"));
+                }
+            }
+        }
+    }
+    shared_sink.lock().await.flush().await?;
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,141 @@
+//! The embedded pipeline: source → bounded queue → sink → offset commit.
+//!
+//! Invariant: a position is committed only after `Sink::flush` returned for every event handed
+//! over before it. The loop takes every batch already queued (group commit: under load one
+//! flush and one offset write cover many batches, when idle every batch is committed at once),
+//! writes them to the sink in order, flushes, then commits the last batch's position.
+//!
+//! A clean stop (the shutdown future completes) stops the source, drains what it had already
+//! handed over, flushes and commits: a restart then repeats nothing. After `kill -9` at most the
+//! batches between the last commit and the crash are delivered again.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sluice_core::traits::OffsetStoreError;
+use sluice_core::{ErrorClass, OffsetKey, OffsetStore, Position, Retryable, Sink, SinkError};
+use sluice_mysql::{MySqlError, SourceMessage};
+use tokio::sync::{mpsc, Mutex};
+use tracing::{debug, info};
+
+/// Why a pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Source(#[from] MySqlError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Offsets(#[from] OffsetStoreError),
+    #[error("source task failed: {0}")]
+    Task(String),
+}
+
+impl Retryable for PipelineError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PipelineError::Source(e) => e.class(),
+            PipelineError::Sink(e) => e.class(),
+            PipelineError::Offsets(e) => e.class(),
+            PipelineError::Task(_) => ErrorClass::Fatal,
+        }
+    }
+}
+
+/// Counters of one pipeline run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PipelineStats {
+    pub events: u64,
+    pub batches: u64,
+    pub commits: u64,
+}
+
+/// Most batches taken into one flush/commit group.
+const GROUP_MAX_BATCHES: usize = 64;
+
+/// Runs `source` (which sends into the queue it is given) into `sink` until the source ends,
+/// fails, or `shutdown` completes.
+pub async fn run_pipeline<S, F>(
+    source: S,
+    queue_batches: usize,
+    sink: Arc<Mutex<Box<dyn Sink>>>,
+    store: &mut dyn OffsetStore,
+    key: &OffsetKey,
+    shutdown: F,
+) -> Result<PipelineStats, PipelineError>
+where
+    S: FnOnce(mpsc::Sender<SourceMessage>) -> tokio::task::JoinHandle<Result<(), MySqlError>>,
+    F: Future<Output = ()>,
+{
+    let (tx, mut rx) = mpsc::channel(queue_batches.max(1));
+    let task = source(tx);
+    let mut stats = PipelineStats::default();
+    let started = Instant::now();
+    tokio::pin!(shutdown);
+    let mut stopping = false;
+    loop {
+        let first = if stopping {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                m = rx.recv() => m,
+                _ = &mut shutdown => {
+                    info!(connector = %key.connector, "stopping: draining events already read");
+                    task.abort();
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        let Some(first) = first else { break };
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX_BATCHES {
+            match rx.try_recv() {
+                Ok(m) => group.push(m),
+                Err(_) => break,
+            }
+        }
+        deliver(group, &sink, store, key, &mut stats).await?;
+    }
+    if !stopping {
+        match task.await {
+            Ok(r) => r?,
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => return Err(PipelineError::Task(e.to_string())),
+        }
+    }
+    info!(
+        connector = %key.connector, events = stats.events, commits = stats.commits,
+        seconds = started.elapsed().as_secs_f64(), "pipeline finished"
+    );
+    Ok(stats)
+}
+
+async fn deliver(
+    group: Vec<SourceMessage>,
+    sink: &Arc<Mutex<Box<dyn Sink>>>,
+    store: &mut dyn OffsetStore,
+    key: &OffsetKey,
+    stats: &mut PipelineStats,
+) -> Result<(), PipelineError> {
+    let mut last: Option<Position> = None;
+    let mut sink = sink.lock().await;
+    for msg in group {
+        let SourceMessage::Batch { events, position } = msg;
+        if !events.is_empty() {
+            sink.write(&events).await?;
+            stats.events += events.len() as u64;
+        }
+        stats.batches += 1;
+        last = Some(position);
+    }
+    sink.flush().await?;
+    drop(sink);
+    if let Some(p) = last {
+        store.commit(key, &p)?;
+        stats.commits += 1;
+        debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
+    }
+    Ok(())
+}
