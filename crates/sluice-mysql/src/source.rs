@@ -142,8 +142,12 @@ impl MySqlSource {
     /// Streams until caught up (if asked), the consumer goes away, or a fatal error.
     pub async fn run(self, tx: mpsc::Sender<SourceMessage>) -> Result<(), MySqlError> {
         let (mut conn, info, start) = self.prepare().await?;
-        if self.cfg.include_query {
-            info!("include.query: source.query carries the statement from annotate/rows-query events when the server logs them");
+        if self.cfg.include_query && info.mariadb {
+            warn!(
+                "include.query=true has no effect on MariaDB yet: the server sends ANNOTATE_ROWS only when the dump request                  asks for them, which the replication client sluice uses cannot do; source.query stays null"
+            );
+        } else if self.cfg.include_query {
+            info!("include.query: source.query carries the statement when the server logs it (binlog_rows_query_log_events=ON)");
         }
         let target = preflight::current_position(&mut conn).await?;
         let history = SchemaHistory::open(&self.history_path)?;
@@ -167,6 +171,16 @@ impl MySqlSource {
             tombstones_on_delete: self.cfg.tombstones_on_delete,
         };
         let target = self.exit_when_caught_up.then_some(target);
+        if self.offset.is_none() {
+            // Record where capture starts, so a restart before any change resumes here instead
+            // of at a later "current" position (which would skip the changes in between).
+            tx.send(SourceMessage::Batch {
+                events: Vec::new(),
+                position: Position::Binlog(start.clone()),
+            })
+            .await
+            .map_err(|_| MySqlError::ConsumerGone)?;
+        }
         let mut from = start;
         let mut failures = 0;
         loop {

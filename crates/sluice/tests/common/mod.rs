@@ -1,0 +1,203 @@
+//! Test harness: private MariaDB servers started by the project's own script, and the sluice
+//! binary driven like a user would drive it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A private MariaDB with binlog (ROW, FULL), stopped when dropped.
+pub struct Maria {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Maria {
+    pub fn start() -> Maria {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Maria {
+        let dir = tempfile::Builder::new().prefix("sluice-my-").tempdir().unwrap();
+        let port = free_port();
+        let out = Command::new(repo_root().join("scripts/mariadb.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .arg(port.to_string())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "MariaDB did not start: {}", String::from_utf8_lossy(&out.stderr));
+        Maria { dir, port }
+    }
+
+    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new(repo_root().join("scripts/mariadb.sh"))
+            .arg("sql")
+            .arg(self.dir.path())
+            .args(["-N", "-B", "-e", sql])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    pub fn sql(&self, sql: &str) -> String {
+        self.try_sql(sql).unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
+    }
+
+    /// A Debezium MySQL connector document for this server.
+    pub fn connector(&self, name: &str, extra: &[(&str, &str)]) -> Value {
+        let mut config = json!({
+            "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+            "database.hostname": "127.0.0.1",
+            "database.port": self.port.to_string(),
+            "database.user": "cdc",
+            "database.password": "cdc",
+            "database.server.id": "5400",
+            "topic.prefix": "test",
+            "snapshot.mode": "no_data",
+            "include.schema.changes": "false",
+        });
+        for (k, v) in extra {
+            config[*k] = json!(v);
+        }
+        json!({"name": name, "config": config})
+    }
+}
+
+impl Drop for Maria {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/mariadb.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// A scratch directory holding a connector file, data dir and output file.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        Work {
+            dir: tempfile::Builder::new().prefix("sluice-run-").tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write_connector(&self, name: &str, doc: &Value) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+        p
+    }
+
+    pub fn command(&self, connector: &Path, out: &str, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        c.arg("run")
+            .arg(connector)
+            .arg("--sink")
+            .arg(format!("file:{}", self.path(out).display()))
+            .arg("--data-dir")
+            .arg(self.path("data"))
+            .args(extra)
+            .env("SLUICE_LOG", "info");
+        c
+    }
+
+    /// Runs until caught up with the binlog end seen at start.
+    pub fn catch_up(&self, connector: &Path, out: &str) -> Output {
+        let o = self
+            .command(connector, out, &["--exit-when-caught-up"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "sluice failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    }
+
+    /// Starts sluice streaming in the background.
+    pub fn spawn(&self, connector: &Path, out: &str) -> Child {
+        self.command(connector, out, &[])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.path(&format!("{out}.log"))).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
+    pub fn lines(&self, out: &str) -> Vec<Value> {
+        read_lines(&self.path(out))
+    }
+
+    pub fn offsets(&self, connector_name: &str) -> Option<Value> {
+        let p = self.path("data").join("offsets").join(format!("{connector_name}.json"));
+        std::fs::read_to_string(p).ok().map(|t| serde_json::from_str(&t).unwrap())
+    }
+}
+
+pub fn read_lines(path: &Path) -> Vec<Value> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => t
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {e}: {l}")))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Waits until `f` holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// The value payload of a line (with or without the schema envelope).
+pub fn payload(line: &Value) -> &Value {
+    let v = &line["value"];
+    if v.get("payload").is_some() {
+        &v["payload"]
+    } else {
+        v
+    }
+}
+
+/// `(op, after.id or before.id)` of data events, tombstones skipped.
+pub fn ops(lines: &[Value]) -> Vec<(String, i64)> {
+    lines
+        .iter()
+        .filter(|l| !l["value"].is_null())
+        .map(|l| {
+            let p = payload(l);
+            let row = if p["after"].is_null() { &p["before"] } else { &p["after"] };
+            (p["op"].as_str().unwrap().to_string(), row["id"].as_i64().unwrap())
+        })
+        .collect()
+}
