@@ -17,6 +17,13 @@ impl Decimal {
     /// Builds a decimal from its sign and its digits (no sign, no point) with `scale` of them
     /// after the point. Non-digit characters are ignored by the caller's contract: pass digits.
     pub fn from_digits(negative: bool, digits: &[u8], scale: u32) -> Decimal {
+        if digits.len() <= 38 {
+            let mut v: i128 = 0;
+            for d in digits {
+                v = v * 10 + i128::from(d.wrapping_sub(b'0') % 10);
+            }
+            return Decimal::from_i128(if negative { -v } else { v }, scale);
+        }
         let magnitude = digits_to_be_bytes(digits);
         Decimal {
             unscaled: twos_complement(negative, magnitude),

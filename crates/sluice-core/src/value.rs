@@ -1,5 +1,7 @@
 //! Connect values. Struct values are positional, aligned with their schema's fields.
 
+use std::sync::Arc;
+
 use crate::decimal::Decimal;
 
 /// A Connect value. `Null` stands for a missing optional value.
@@ -13,7 +15,8 @@ pub enum Value {
     Int64(i64),
     Float32(f32),
     Float64(f64),
-    String(String),
+    /// Text, shared: strings repeated on every event (names, file) are not copied.
+    String(Arc<str>),
     Bytes(Vec<u8>),
     /// `org.apache.kafka.connect.data.Decimal` (schema type BYTES).
     Decimal(Decimal),

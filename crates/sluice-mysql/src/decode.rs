@@ -6,6 +6,8 @@
 //! captured columns are converted. This is the hot path of streaming, hence hand-written: one
 //! pass, no intermediate value type, one allocation per string/bytes value.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use mysql_common::binlog::events::TableMapEvent;
 use sluice_core::decimal::Decimal;
@@ -274,9 +276,9 @@ fn read(buf: &mut &[u8], c: &ColCodec, conv: Option<&Conv>, nullable: bool) -> R
         ty::ENUM => {
             let idx = le(take(buf, usize::from(c.meta.0.clamp(1, 2)))?) as usize;
             match conv {
-                Some(Conv::Enum(labels)) => Value::String(
-                    idx.checked_sub(1).and_then(|i| labels.get(i)).cloned().unwrap_or_default(),
-                ),
+                Some(Conv::Enum(labels)) => Value::String(Arc::from(
+                    idx.checked_sub(1).and_then(|i| labels.get(i)).map_or("", String::as_str),
+                )),
                 _ => Value::Null,
             }
         }
@@ -290,7 +292,7 @@ fn read(buf: &mut &[u8], c: &ColCodec, conv: Option<&Conv>, nullable: bool) -> R
                         .filter(|(i, _)| *i < 64 && bits & (1 << i) != 0)
                         .map(|(_, l)| l.as_str())
                         .collect();
-                    Value::String(chosen.join(","))
+                    Value::String(Arc::from(chosen.join(",").as_str()))
                 }
                 _ => Value::Null,
             }
@@ -315,7 +317,7 @@ fn read(buf: &mut &[u8], c: &ColCodec, conv: Option<&Conv>, nullable: bool) -> R
             let data = take(buf, len)?;
             match (c.btype, conv) {
                 (_, None) => Value::Null,
-                (ty::JSON, Some(_)) => Value::String(mysql_json_text(data)?),
+                (ty::JSON, Some(_)) => Value::String(Arc::from(mysql_json_text(data)?.as_str())),
                 (ty::GEOMETRY, Some(_)) => {
                     if data.len() < 4 {
                         return Err("geometry value shorter than its SRID".into());
@@ -360,10 +362,14 @@ fn read_decimal(buf: &mut &[u8], precision: u32, scale: u32) -> Result<(bool, Ve
     let mut digits = Vec::with_capacity(intg + scale as usize);
     let mut pos = 0;
     let mut group = |n_bytes: usize, n_digits: usize, digits: &mut Vec<u8>| {
-        let v = be(&d[pos..pos + n_bytes]);
+        let mut v = be(&d[pos..pos + n_bytes]);
         pos += n_bytes;
-        let text = format!("{v:0width$}", width = n_digits);
-        digits.extend_from_slice(&text.as_bytes()[text.len().saturating_sub(n_digits)..]);
+        let at = digits.len();
+        digits.resize(at + n_digits, b'0');
+        for slot in digits[at..].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
     };
     if intg0x > 0 {
         group(DIG2BYTES[intg0x], intg0x, &mut digits);
@@ -384,7 +390,7 @@ fn decimal_value(negative: bool, digits: &[u8], scale: u32, conv: Option<&Conv>)
     let d = Decimal::from_digits(negative, digits, scale);
     match conv {
         Some(Conv::DecimalDouble) => Value::Float64(d.to_f64()),
-        Some(Conv::DecimalString) => Value::String(d.to_plain_string()),
+        Some(Conv::DecimalString) => Value::String(Arc::from(d.to_plain_string().as_str())),
         _ => Value::Decimal(d),
     }
 }
@@ -445,7 +451,7 @@ fn zero_temporal(nullable: bool, conv: Option<&Conv>) -> Value {
     }
     match conv {
         Some(Conv::Date) | Some(Conv::TimeMillis) | Some(Conv::Year) => Value::Int32(0),
-        Some(Conv::ZonedTimestamp { .. }) => Value::String("1970-01-01T00:00:00Z".into()),
+        Some(Conv::ZonedTimestamp { .. }) => Value::String(Arc::from("1970-01-01T00:00:00Z")),
         _ => Value::Int64(0),
     }
 }
@@ -480,7 +486,7 @@ fn timestamp_value(secs: u64, us: i64, fsp: u32, nullable: bool, conv: Option<&C
     if secs == 0 && us == 0 {
         return zero_temporal(nullable, conv);
     }
-    Value::String(zoned_timestamp(secs as i64, us, fsp))
+    Value::String(Arc::from(zoned_timestamp(secs as i64, us, fsp).as_str()))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{fsp}]Z` in UTC, as Debezium's ZonedTimestamp with the column's fsp.
@@ -505,11 +511,11 @@ pub fn zoned_timestamp(secs: i64, micros: i64, fsp: u32) -> String {
 fn bytes_value(data: &[u8], conv: Option<&Conv>) -> Value {
     match conv {
         None => Value::Null,
-        Some(Conv::Text { latin1: true }) => Value::String(data.iter().map(|&b| char::from(b)).collect()),
+        Some(Conv::Text { latin1: true }) => Value::String(Arc::from(data.iter().map(|&b| char::from(b)).collect::<String>().as_str())),
         Some(Conv::Text { .. }) | Some(Conv::Json) | Some(Conv::Enum(_)) | Some(Conv::Set(_)) => {
             Value::String(match std::str::from_utf8(data) {
-                Ok(s) => s.to_owned(),
-                Err(_) => String::from_utf8_lossy(data).into_owned(),
+                Ok(s) => Arc::from(s),
+                Err(_) => Arc::from(String::from_utf8_lossy(data).as_ref()),
             })
         }
         Some(Conv::Binary { pad_to, mode }) => {
@@ -523,19 +529,19 @@ fn bytes_value(data: &[u8], conv: Option<&Conv>) -> Value {
         Some(Conv::Uuid) => {
             let mut b = data.to_vec();
             b.resize(16, 0);
-            Value::String(mariadb_uuid_text(&b))
+            Value::String(Arc::from(mariadb_uuid_text(&b).as_str()))
         }
         Some(Conv::Inet4) => {
             let mut b = data.to_vec();
             b.resize(4, 0);
-            Value::String(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string())
+            Value::String(Arc::from(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string().as_str()))
         }
         Some(Conv::Inet6) => {
             let mut b = [0u8; 16];
             for (i, v) in data.iter().take(16).enumerate() {
                 b[i] = *v;
             }
-            Value::String(std::net::Ipv6Addr::from(b).to_string())
+            Value::String(Arc::from(std::net::Ipv6Addr::from(b).to_string().as_str()))
         }
         Some(_) => Value::Bytes(data.to_vec()),
     }
@@ -545,9 +551,9 @@ fn binary_value(bytes: Vec<u8>, mode: BinaryMode) -> Value {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
     match mode {
         BinaryMode::Bytes => Value::Bytes(bytes),
-        BinaryMode::Base64 => Value::String(STANDARD.encode(bytes)),
-        BinaryMode::Base64UrlSafe => Value::String(URL_SAFE.encode(bytes)),
-        BinaryMode::Hex => Value::String(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        BinaryMode::Base64 => Value::String(Arc::from(STANDARD.encode(bytes).as_str())),
+        BinaryMode::Base64UrlSafe => Value::String(Arc::from(URL_SAFE.encode(bytes).as_str())),
+        BinaryMode::Hex => Value::String(Arc::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().as_str())),
     }
 }
 

@@ -20,22 +20,36 @@ pub const VERSION: &str = concat!("sluice-", env!("CARGO_PKG_VERSION"));
 pub struct SourceInfo<'a> {
     pub ts_sec: u32,
     pub server_id: u32,
-    pub gtid: Option<&'a str>,
-    pub file: &'a str,
+    pub gtid: Option<&'a Arc<str>>,
+    pub file: &'a Arc<str>,
     pub pos: u64,
     pub row: i32,
     pub thread: Option<u32>,
-    pub query: Option<&'a str>,
-    /// `source.snapshot` ("false" when streaming).
-    pub snapshot: &'static str,
+    pub query: Option<&'a Arc<str>>,
+    /// `source.snapshot`.
+    pub snapshot: Snapshot,
 }
 
-/// Builds events for one connector.
+/// Values of `source.snapshot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Snapshot {
+    False,
+    True,
+    First,
+    Last,
+}
+
+/// Builds events for one connector. Strings that repeat on every event are allocated once here
+/// and shared by every event (`Value::String` holds an `Arc<str>`).
 #[derive(Debug, Clone)]
 pub struct EventBuilder {
-    pub source_schema: Arc<Schema>,
-    pub server_name: String,
-    pub tombstones_on_delete: bool,
+    source_schema: Arc<Schema>,
+    tombstones_on_delete: bool,
+    version: Arc<str>,
+    connector: Arc<str>,
+    server_name: Arc<str>,
+    ops: [Arc<str>; 4],
+    snapshot: [Arc<str>; 4],
 }
 
 /// Row operation.
@@ -47,38 +61,43 @@ pub enum Op {
     Read,
 }
 
-impl Op {
-    fn code(self) -> &'static str {
-        match self {
-            Op::Create => "c",
-            Op::Update => "u",
-            Op::Delete => "d",
-            Op::Read => "r",
-        }
-    }
-}
-
-fn opt_str(s: Option<&str>) -> Value {
-    s.map_or(Value::Null, |s| Value::String(s.to_owned()))
+fn opt_str(s: Option<&Arc<str>>) -> Value {
+    s.map_or(Value::Null, |s| Value::String(Arc::clone(s)))
 }
 
 impl EventBuilder {
+    pub fn new(source_schema: Arc<Schema>, server_name: &str, tombstones_on_delete: bool) -> Self {
+        EventBuilder {
+            source_schema,
+            tombstones_on_delete,
+            version: Arc::from(VERSION),
+            connector: Arc::from("mysql"),
+            server_name: Arc::from(server_name),
+            ops: ["c", "u", "d", "r"].map(Arc::from),
+            snapshot: ["false", "true", "first", "last"].map(Arc::from),
+        }
+    }
+
+    pub fn source_schema(&self) -> &Arc<Schema> {
+        &self.source_schema
+    }
+
     fn source(&self, t: &TableSchemas, s: &SourceInfo<'_>) -> Value {
         let ts_ms = i64::from(s.ts_sec) * 1000;
         Value::Struct(vec![
-            Value::String(VERSION.to_owned()),
-            Value::String("mysql".to_owned()),
-            Value::String(self.server_name.clone()),
+            Value::String(Arc::clone(&self.version)),
+            Value::String(Arc::clone(&self.connector)),
+            Value::String(Arc::clone(&self.server_name)),
             Value::Int64(ts_ms),
-            Value::String(s.snapshot.to_owned()),
-            Value::String(t.def.id.db.clone()),
+            Value::String(Arc::clone(&self.snapshot[s.snapshot as usize])),
+            Value::String(Arc::clone(&t.db)),
             Value::Null,
             Value::Int64(ts_ms * 1000),
             Value::Int64(ts_ms * 1_000_000),
-            Value::String(t.def.id.table.clone()),
+            Value::String(Arc::clone(&t.table)),
             Value::Int64(i64::from(s.server_id)),
             opt_str(s.gtid),
-            Value::String(s.file.to_owned()),
+            Value::String(Arc::clone(s.file)),
             Value::Int64(s.pos as i64),
             Value::Int32(s.row),
             s.thread.map_or(Value::Null, |t| Value::Int64(i64::from(t))),
@@ -103,7 +122,7 @@ impl EventBuilder {
                 after,
                 source,
                 Value::Null,
-                Value::String(op.code().to_owned()),
+                Value::String(Arc::clone(&self.ops[op as usize])),
                 Value::Int64(ns / 1_000_000),
                 Value::Int64(ns / 1_000),
                 Value::Int64(ns),

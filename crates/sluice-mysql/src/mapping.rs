@@ -198,7 +198,7 @@ pub fn source_schema() -> Arc<Schema> {
                     "allowed",
                     "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
                 )
-                .default_value(Value::String("false".into()))
+                .default_value(Value::String(Arc::from("false")))
                 .build(),
         )
         .field("db", s())
@@ -239,6 +239,9 @@ pub struct ColumnPlan {
 #[derive(Debug, Clone)]
 pub struct TableSchemas {
     pub def: TableDef,
+    /// `source.db` and `source.table`, shared by every event of the table.
+    pub db: Arc<str>,
+    pub table: Arc<str>,
     pub topic: Arc<str>,
     /// Key struct schema; `None` when the table has no primary key (events have a null key).
     pub key: Option<Arc<Schema>>,
@@ -298,6 +301,8 @@ impl TableSchemas {
             .build();
         Ok(TableSchemas {
             def: def.clone(),
+            db: Arc::from(id.db.as_str()),
+            table: Arc::from(id.table.as_str()),
             topic: Arc::from(base.as_str()),
             key,
             value,

@@ -24,7 +24,7 @@ use tracing::{info, warn};
 
 use crate::config::{MySqlConfig, SnapshotMode};
 use crate::decode::decode_row;
-use crate::envelope::{EventBuilder, Op, SourceInfo};
+use crate::envelope::{EventBuilder, Op, Snapshot, SourceInfo};
 use crate::error::MySqlError;
 use crate::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKind};
 use crate::history::{cmp_position, SchemaHistory};
@@ -165,11 +165,11 @@ impl MySqlSource {
             connector = %self.cfg.name, server = %info.version, file = %start.file, pos = start.pos,
             event = start.event, row = start.row, "streaming binlog"
         );
-        let builder = EventBuilder {
-            source_schema: Arc::clone(registry.source_schema()),
-            server_name: self.cfg.topic_prefix.clone(),
-            tombstones_on_delete: self.cfg.tombstones_on_delete,
-        };
+        let builder = EventBuilder::new(
+            Arc::clone(registry.source_schema()),
+            &self.cfg.topic_prefix,
+            self.cfg.tombstones_on_delete,
+        );
         let target = self.exit_when_caught_up.then_some(target);
         if self.offset.is_none() {
             // Record where capture starts, so a restart before any change resumes here instead
@@ -279,7 +279,7 @@ impl Run<'_> {
         let connect_pos = from.pos;
         let mut batch: Vec<ChangeEvent> = Vec::with_capacity(self.src.max_batch);
         let mut pending_pos: Option<BinlogPosition> = None;
-        let mut query: Option<String> = None;
+        let mut query: Option<Arc<str>> = None;
         let mut row_buf = Vec::new();
         loop {
             let next = match stream.next().now_or_never() {
@@ -355,13 +355,13 @@ impl Run<'_> {
                         server: g.server,
                         seq: g.seq,
                     });
-                    t.current_gtid = Some(g.to_string());
+                    t.current_gtid = Some(Arc::from(g.to_string().as_str()));
                     query = None;
                 }
                 kind::MYSQL_GTID => {
                     let (uuid, gno) = events::parse_mysql_gtid(body).map_err(|m| decode_err(&t, m))?;
                     t.begin(start);
-                    t.current_gtid = Some(format!("{uuid}:{gno}"));
+                    t.current_gtid = Some(Arc::from(format!("{uuid}:{gno}").as_str()));
                     t.pending = Some(PendingGtid::MySql { uuid, gno });
                     query = None;
                 }
@@ -401,10 +401,10 @@ impl Run<'_> {
                     }
                 }
                 kind::MARIADB_ANNOTATE_ROWS if self.src.cfg.include_query => {
-                    query = Some(String::from_utf8_lossy(body).into_owned());
+                    query = Some(Arc::from(String::from_utf8_lossy(body).as_ref()));
                 }
                 kind::ROWS_QUERY if self.src.cfg.include_query => {
-                    query = Some(String::from_utf8_lossy(body.get(1..).unwrap_or_default()).into_owned());
+                    query = Some(Arc::from(String::from_utf8_lossy(body.get(1..).unwrap_or_default()).as_ref()));
                 }
                 kind::TABLE_MAP => {
                     if !t.in_txn {
@@ -433,7 +433,7 @@ impl Run<'_> {
                         _ => Some(0),
                     };
                     if let Some(skip) = skip_rows {
-                        self.rows_event(&stream, &t, &rows, start, idx, skip, query.as_deref(), &mut batch, &mut row_buf)
+                        self.rows_event(&stream, &t, &rows, start, idx, skip, query.as_ref(), &mut batch, &mut row_buf)
                             .await?;
                         if batch.len() >= self.src.max_batch {
                             pending_pos = None;
@@ -504,7 +504,7 @@ impl Run<'_> {
         start: u64,
         idx: u64,
         skip: u64,
-        query: Option<&str>,
+        query: Option<&Arc<str>>,
         out: &mut Vec<ChangeEvent>,
         row_buf: &mut Vec<Value>,
     ) -> Result<(), MySqlError> {
@@ -555,13 +555,13 @@ impl Run<'_> {
             let info = SourceInfo {
                 ts_sec: t.ts_sec,
                 server_id: t.server_id,
-                gtid: t.current_gtid.as_deref(),
+                gtid: t.current_gtid.as_ref(),
                 file: &t.file,
                 pos: start,
                 row: r as i32,
                 thread: t.thread,
                 query,
-                snapshot: "false",
+                snapshot: Snapshot::False,
             };
             self.builder
                 .row_change(&schemas, op, before, after, &info, Position::Binlog(position), out);

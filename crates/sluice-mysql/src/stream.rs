@@ -138,7 +138,7 @@ pub struct Tracker {
     gtids_text: Option<Arc<str>>,
     pub pending: Option<PendingGtid>,
     /// Text of the current transaction's GTID, for `source.gtid`.
-    pub current_gtid: Option<String>,
+    pub current_gtid: Option<Arc<str>>,
     pub thread: Option<u32>,
     pub server_id: u32,
     pub ts_sec: u32,

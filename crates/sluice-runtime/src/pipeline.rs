@@ -16,7 +16,7 @@ use std::time::Instant;
 use sluice_core::traits::OffsetStoreError;
 use sluice_core::{ErrorClass, OffsetKey, OffsetStore, Position, Retryable, Sink, SinkError};
 use sluice_mysql::{MySqlError, SourceMessage};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{debug, info};
 
 /// Why a pipeline stopped.
@@ -56,7 +56,11 @@ const GROUP_MAX_BATCHES: usize = 64;
 
 /// Runs `source` (which sends into the queue it is given) into `sink` until the source ends,
 /// fails, or `shutdown` completes.
-pub async fn run_pipeline<S, F>(
+///
+/// The source runs on a thread of its own (with a single-threaded async runtime), so reading and
+/// decoding the binlog overlaps with serializing and writing on the caller's runtime; the bounded
+/// queue between them is the only link (backpressure when the sink is slower).
+pub async fn run_pipeline<S, Fut, F>(
     source: S,
     queue_batches: usize,
     sink: Arc<Mutex<Box<dyn Sink>>>,
@@ -65,25 +69,43 @@ pub async fn run_pipeline<S, F>(
     shutdown: F,
 ) -> Result<PipelineStats, PipelineError>
 where
-    S: FnOnce(mpsc::Sender<SourceMessage>) -> tokio::task::JoinHandle<Result<(), MySqlError>>,
+    S: FnOnce(mpsc::Sender<SourceMessage>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), MySqlError>> + 'static,
     F: Future<Output = ()>,
 {
     let (tx, mut rx) = mpsc::channel(queue_batches.max(1));
-    let task = source(tx);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (done_tx, done_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("source-{}", key.connector))
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(async move {
+                    tokio::select! {
+                        r = source(tx) => Some(r),
+                        _ = stop_rx => None,
+                    }
+                }),
+                Err(e) => Some(Err(MySqlError::Stream(format!("cannot start the source runtime: {e}")))),
+            };
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| PipelineError::Task(e.to_string()))?;
+    let mut stop_tx = Some(stop_tx);
     let mut stats = PipelineStats::default();
     let started = Instant::now();
     tokio::pin!(shutdown);
-    let mut stopping = false;
     loop {
-        let first = if stopping {
+        let first = if stop_tx.is_none() {
             rx.recv().await
         } else {
             tokio::select! {
                 m = rx.recv() => m,
                 _ = &mut shutdown => {
                     info!(connector = %key.connector, "stopping: draining events already read");
-                    task.abort();
-                    stopping = true;
+                    if let Some(s) = stop_tx.take() {
+                        let _ = s.send(());
+                    }
                     continue;
                 }
             }
@@ -98,12 +120,10 @@ where
         }
         deliver(group, &sink, store, key, &mut stats).await?;
     }
-    if !stopping {
-        match task.await {
-            Ok(r) => r?,
-            Err(e) if e.is_cancelled() => {}
-            Err(e) => return Err(PipelineError::Task(e.to_string())),
-        }
+    let outcome = done_rx.await.map_err(|_| PipelineError::Task("source thread panicked".into()))?;
+    let _ = thread.join();
+    if let Some(result) = outcome {
+        result?;
     }
     info!(
         connector = %key.connector, events = stats.events, commits = stats.commits,

@@ -13,6 +13,11 @@ use sluice_runtime::{run_pipeline, ConnectorConfig, FileOffsetStore, SourceKind}
 use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
 use tokio::sync::{watch, Mutex};
 
+/// mimalloc: events are allocated on the source thread and freed on the sink side; glibc malloc
+/// handles that cross-thread pattern poorly (measured in docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "sluice", version, about = "Change data capture, Debezium-compatible, in one binary")]
 struct Cli {
@@ -93,6 +98,10 @@ fn init_logs(format: LogFormat) {
 /// A connector ready to run.
 struct Prepared {
     config: ConnectorConfig,
+    /// `max.batch.size`: events per batch handed from source to sink (sluice default 1024).
+    max_batch: usize,
+    /// `max.queue.size` / `max.batch.size`: batches in flight (sluice default 4096 events).
+    queue_batches: usize,
     mysql: MySqlConfig,
     offsets: PathBuf,
     history: PathBuf,
@@ -117,7 +126,21 @@ fn prepare(path: &Path, data_dir: &Path) -> Result<Prepared> {
         .history_file
         .clone()
         .unwrap_or_else(|| data_dir.join("history").join(format!("{}.jsonl", config.name)));
+    let number = |k: &str, default: usize| -> Result<usize> {
+        match config.get(k) {
+            Some(v) => v.trim().parse().with_context(|| format!("connector {}: {k}={v:?} is not a number", config.name)),
+            None => Ok(default),
+        }
+    };
+    // Half of Debezium's 2048/8192: same throughput here, half the memory (docs/benchmarks.md).
+    let max_batch = number("max.batch.size", 1024)?.max(1);
+    let max_queue = number("max.queue.size", 4096)?;
+    if max_queue < max_batch {
+        bail!("connector {}: max.queue.size ({max_queue}) must be at least max.batch.size ({max_batch})", config.name);
+    }
     Ok(Prepared {
+        max_batch,
+        queue_batches: (max_queue / max_batch).max(1),
         config,
         mysql,
         offsets,
@@ -186,13 +209,15 @@ async fn run(paths: Vec<PathBuf>, sink: &str, exit_when_caught_up: bool, data_di
                 server: p.mysql.topic_prefix.clone(),
             };
             let offset = store.load(&key)?;
-            let source = MySqlSource::new(p.mysql, offset, p.history).exit_when_caught_up(exit_when_caught_up);
+            let source = MySqlSource::new(p.mysql, offset, p.history)
+                .exit_when_caught_up(exit_when_caught_up)
+                .max_batch(p.max_batch);
             let shutdown = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
             run_pipeline(
-                move |tx| tokio::spawn(source.run(tx)),
-                8,
+                move |tx| source.run(tx),
+                p.queue_batches,
                 sink,
                 &mut store,
                 &key,
