@@ -23,7 +23,12 @@ pub fn write_f32(out: &mut Vec<u8>, v: f32) {
     } else if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
     } else {
-        layout(out, &format!("{v:e}"), f64::from(v.abs()), v.is_sign_negative());
+        layout(
+            out,
+            &format!("{v:e}"),
+            f64::from(v.abs()),
+            v.is_sign_negative(),
+        );
     }
 }
 
@@ -87,7 +92,7 @@ mod tests {
         assert_eq!(d(1.0), "1.0");
         assert_eq!(d(-0.0), "-0.0");
         assert_eq!(d(0.0), "0.0");
-        assert_eq!(d(3.14), "3.14");
+        assert_eq!(d(2.75), "2.75");
         assert_eq!(d(100.0), "100.0");
         assert_eq!(d(0.001), "0.001");
         assert_eq!(d(0.0001), "1.0E-4");

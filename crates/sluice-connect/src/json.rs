@@ -394,14 +394,24 @@ mod tests {
     #[test]
     fn output_is_valid_json_for_nested_values() {
         let arr = SchemaBuilder::array(SchemaBuilder::float64().build()).build();
-        let map = SchemaBuilder::map(SchemaBuilder::string().build(), SchemaBuilder::int32().build()).build();
-        let s = SchemaBuilder::structure().field("a", arr).field("m", map).build();
+        let map = SchemaBuilder::map(
+            SchemaBuilder::string().build(),
+            SchemaBuilder::int32().build(),
+        )
+        .build();
+        let s = SchemaBuilder::structure()
+            .field("a", arr)
+            .field("m", map)
+            .build();
         let v = Value::Struct(vec![
             Value::Array(vec![Value::Float64(1.5), Value::Float64(1e20)]),
             Value::Map(vec![(Value::String("k".into()), Value::Int32(3))]),
         ]);
         let mut c = JsonConverter::new(JsonConverterConfig::default());
-        let text = c.to_string(Some(&Data { schema: s, value: v }));
+        let text = c.to_string(Some(&Data {
+            schema: s,
+            value: v,
+        }));
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["payload"]["a"][1], serde_json::json!(1e20));
         assert_eq!(parsed["payload"]["m"]["k"], 3);

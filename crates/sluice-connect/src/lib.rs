@@ -3,7 +3,7 @@
 //! [`json::JsonConverter`] reproduces `org.apache.kafka.connect.json.JsonConverter` byte for byte
 //! (compact JSON, `schemas.enable` true/false, `decimal.format` BASE64/NUMERIC).
 
-pub mod json;
 mod jnum;
+pub mod json;
 
 pub use json::{DecimalFormat, JsonConverter, JsonConverterConfig};

@@ -185,8 +185,7 @@ fn negate(bytes: &[u8]) -> Vec<u8> {
             break;
         }
     }
-    if bytes.first().is_some_and(|b| b & 0x80 != 0) && out.first().is_some_and(|b| b & 0x80 != 0)
-    {
+    if bytes.first().is_some_and(|b| b & 0x80 != 0) && out.first().is_some_and(|b| b & 0x80 != 0) {
         out.insert(0, 0); // -(-2^n) needs one more byte
     }
     out
@@ -232,7 +231,13 @@ mod tests {
 
     #[test]
     fn plain_string_keeps_scale() {
-        for s in ["0.00", "-0.50", "123.45", "1", "-99999999999999999999999999999999999.123456789012345678901234567890"] {
+        for s in [
+            "0.00",
+            "-0.50",
+            "123.45",
+            "1",
+            "-99999999999999999999999999999999999.123456789012345678901234567890",
+        ] {
             assert_eq!(Decimal::parse(s).unwrap().to_plain_string(), s);
         }
     }

@@ -178,7 +178,10 @@ mod tests {
             connector: "inventory".into(),
             server: "dbserver1".into(),
         };
-        assert_eq!(k.to_json().to_string(), r#"["inventory",{"server":"dbserver1"}]"#);
+        assert_eq!(
+            k.to_json().to_string(),
+            r#"["inventory",{"server":"dbserver1"}]"#
+        );
         assert_eq!(OffsetKey::from_json(&k.to_json()), Some(k));
     }
 }

@@ -50,7 +50,10 @@ pub async fn load(
         if !filters.table(&db, &table) {
             continue;
         }
-        if tables.last().is_none_or(|t| t.id.db != db || t.id.table != table) {
+        if tables
+            .last()
+            .is_none_or(|t| t.id.db != db || t.id.table != table)
+        {
             tables.push(TableDef {
                 id: TableId::new(db.clone(), table.clone()),
                 columns: Vec::new(),
@@ -71,7 +74,10 @@ pub async fn load(
         }
     }
     for (db, table, column) in keys {
-        if let Some(t) = tables.iter_mut().find(|t| t.id.db == db && t.id.table == table) {
+        if let Some(t) = tables
+            .iter_mut()
+            .find(|t| t.id.db == db && t.id.table == table)
+        {
             t.primary_key.push(column);
         }
     }
@@ -79,7 +85,11 @@ pub async fn load(
 }
 
 /// One table's definition, if it exists.
-pub async fn load_one(conn: &mut Conn, id: &TableId, mariadb: bool) -> Result<Option<TableDef>, MySqlError> {
+pub async fn load_one(
+    conn: &mut Conn,
+    id: &TableId,
+    mariadb: bool,
+) -> Result<Option<TableDef>, MySqlError> {
     let everything = Filters::default();
     Ok(load(conn, &everything, Some(id), mariadb).await?.pop())
 }

@@ -115,7 +115,9 @@ fn choice<T: Copy>(
     default: T,
     options: &[(&str, T)],
 ) -> Result<T, MySqlError> {
-    let Some(v) = props.get(key) else { return Ok(default) };
+    let Some(v) = props.get(key) else {
+        return Ok(default);
+    };
     let v = v.trim();
     options
         .iter()
@@ -135,7 +137,9 @@ fn boolean(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result
         None => Ok(default),
         Some(v) if v == "true" => Ok(true),
         Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(MySqlError::Config(format!("{key}={v:?} must be true or false"))),
+        Some(v) => Err(MySqlError::Config(format!(
+            "{key}={v:?} must be true or false"
+        ))),
     }
 }
 
@@ -162,7 +166,10 @@ fn required(props: &BTreeMap<String, String>, key: &str) -> Result<String, MySql
 
 impl MySqlConfig {
     /// Parses the connector's `config` map. `name` is the connector name.
-    pub fn from_properties(name: &str, props: &BTreeMap<String, String>) -> Result<Self, MySqlError> {
+    pub fn from_properties(
+        name: &str,
+        props: &BTreeMap<String, String>,
+    ) -> Result<Self, MySqlError> {
         use BinaryMode as B;
         use SnapshotMode as S;
         let snapshot_mode = choice(
@@ -209,7 +216,10 @@ impl MySqlConfig {
                 "time.precision.mode",
                 TimePrecisionMode::AdaptiveTimeMicroseconds,
                 &[
-                    ("adaptive_time_microseconds", TimePrecisionMode::AdaptiveTimeMicroseconds),
+                    (
+                        "adaptive_time_microseconds",
+                        TimePrecisionMode::AdaptiveTimeMicroseconds,
+                    ),
                     ("adaptive", TimePrecisionMode::Adaptive),
                     ("connect", TimePrecisionMode::Connect),
                 ],
@@ -228,7 +238,10 @@ impl MySqlConfig {
                 props,
                 "bigint.unsigned.handling.mode",
                 BigintUnsignedMode::Long,
-                &[("long", BigintUnsignedMode::Long), ("precise", BigintUnsignedMode::Precise)],
+                &[
+                    ("long", BigintUnsignedMode::Long),
+                    ("precise", BigintUnsignedMode::Precise),
+                ],
             )?,
             binary_mode: choice(
                 props,
@@ -243,7 +256,11 @@ impl MySqlConfig {
             )?,
             tombstones_on_delete: boolean(props, "tombstones.on.delete", true)?,
             include_query: boolean(props, "include.query", false)?,
-            connect_timeout: Duration::from_millis(number(props, "connect.timeout.ms", Some(30_000u64))?),
+            connect_timeout: Duration::from_millis(number(
+                props,
+                "connect.timeout.ms",
+                Some(30_000u64),
+            )?),
             history_file: props
                 .get("schema.history.internal.file.filename")
                 .map(PathBuf::from),
@@ -262,7 +279,10 @@ mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn minimal() -> Vec<(&'static str, &'static str)> {
@@ -279,7 +299,10 @@ mod tests {
         let c = MySqlConfig::from_properties("inv", &props(&minimal())).unwrap();
         assert_eq!(c.port, 3306);
         assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
-        assert_eq!(c.time_precision, TimePrecisionMode::AdaptiveTimeMicroseconds);
+        assert_eq!(
+            c.time_precision,
+            TimePrecisionMode::AdaptiveTimeMicroseconds
+        );
         assert_eq!(c.decimal_mode, DecimalMode::Precise);
         assert_eq!(c.bigint_unsigned, BigintUnsignedMode::Long);
         assert_eq!(c.binary_mode, BinaryMode::Bytes);
@@ -290,17 +313,26 @@ mod tests {
     fn errors_name_the_property() {
         let mut p = minimal();
         p.retain(|(k, _)| *k != "topic.prefix");
-        let e = MySqlConfig::from_properties("inv", &props(&p)).unwrap_err().to_string();
+        let e = MySqlConfig::from_properties("inv", &props(&p))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("topic.prefix is required"), "{e}");
 
         let mut p = minimal();
         p.push(("decimal.handling.mode", "fancy"));
-        let e = MySqlConfig::from_properties("inv", &props(&p)).unwrap_err().to_string();
-        assert!(e.contains("decimal.handling.mode") && e.contains("precise"), "{e}");
+        let e = MySqlConfig::from_properties("inv", &props(&p))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("decimal.handling.mode") && e.contains("precise"),
+            "{e}"
+        );
 
         let mut p = minimal();
         p.push(("database.port", "abc"));
-        let e = MySqlConfig::from_properties("inv", &props(&p)).unwrap_err().to_string();
+        let e = MySqlConfig::from_properties("inv", &props(&p))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("database.port"), "{e}");
     }
 

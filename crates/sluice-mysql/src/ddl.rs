@@ -46,8 +46,15 @@ pub fn interpret(
         match st {
             Statement::CreateTable(ct) => {
                 let id = table_id(db, &ct.name);
-                if ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() || ct.columns.is_empty() {
-                    out.push(DdlChange::Reload(id, "CREATE TABLE … LIKE/AS SELECT".into()));
+                if ct.query.is_some()
+                    || ct.like.is_some()
+                    || ct.clone.is_some()
+                    || ct.columns.is_empty()
+                {
+                    out.push(DdlChange::Reload(
+                        id,
+                        "CREATE TABLE … LIKE/AS SELECT".into(),
+                    ));
                     continue;
                 }
                 let mut def = TableDef {
@@ -58,16 +65,24 @@ pub fn interpret(
                 def.primary_key = inline_primary_key(&ct.columns);
                 for c in &ct.constraints {
                     if let TableConstraint::PrimaryKey { columns, .. } = c {
-                        def.primary_key = columns.iter().map(|c| unquote(&c.column.expr.to_string())).collect();
+                        def.primary_key = columns
+                            .iter()
+                            .map(|c| unquote(&c.column.expr.to_string()))
+                            .collect();
                     }
                 }
                 mark_key_not_null(&mut def);
                 out.push(DdlChange::Define(def));
             }
-            Statement::AlterTable { name, operations, .. } => {
+            Statement::AlterTable {
+                name, operations, ..
+            } => {
                 let id = table_id(db, &name);
                 let Some(mut def) = current(&id) else {
-                    out.push(DdlChange::Reload(id, "ALTER of a table not tracked yet".into()));
+                    out.push(DdlChange::Reload(
+                        id,
+                        "ALTER of a table not tracked yet".into(),
+                    ));
                     continue;
                 };
                 match alter(&mut def, &operations, db, mariadb) {
@@ -94,7 +109,10 @@ pub fn interpret(
                             def.id = to;
                             out.push(DdlChange::Define(def));
                         }
-                        None => out.push(DdlChange::Reload(to, "RENAME of a table not tracked yet".into())),
+                        None => out.push(DdlChange::Reload(
+                            to,
+                            "RENAME of a table not tracked yet".into(),
+                        )),
                     }
                 }
             }
@@ -113,8 +131,12 @@ fn alter(
 ) -> Result<Option<TableId>, String> {
     let mut renamed = None;
     let find = |def: &TableDef, name: &str| {
-        def.column_index(name)
-            .ok_or_else(|| format!("column {name} not found in tracked definition of {}", def.id))
+        def.column_index(name).ok_or_else(|| {
+            format!(
+                "column {name} not found in tracked definition of {}",
+                def.id
+            )
+        })
     };
     for op in ops {
         match op {
@@ -134,12 +156,17 @@ fn alter(
                 }
                 def.columns.insert(at, col);
             }
-            AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
+            AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
                 for n in column_names {
                     match def.column_index(&n.value) {
                         Some(i) => {
                             def.columns.remove(i);
-                            def.primary_key.retain(|k| !k.eq_ignore_ascii_case(&n.value));
+                            def.primary_key
+                                .retain(|k| !k.eq_ignore_ascii_case(&n.value));
                         }
                         None if *if_exists => {}
                         None => return Err(format!("column {} not found in {}", n.value, def.id)),
@@ -184,7 +211,10 @@ fn alter(
                 constraint: TableConstraint::PrimaryKey { columns, .. },
                 ..
             } => {
-                def.primary_key = columns.iter().map(|c| unquote(&c.column.expr.to_string())).collect();
+                def.primary_key = columns
+                    .iter()
+                    .map(|c| unquote(&c.column.expr.to_string()))
+                    .collect();
             }
             AlterTableOperation::DropPrimaryKey { .. } => def.primary_key.clear(),
             AlterTableOperation::RenameTable { table_name } => {
@@ -206,7 +236,11 @@ fn alter(
     Ok(renamed)
 }
 
-fn position(def: &TableDef, p: Option<&MySQLColumnPosition>, default: usize) -> Result<usize, String> {
+fn position(
+    def: &TableDef,
+    p: Option<&MySQLColumnPosition>,
+    default: usize,
+) -> Result<usize, String> {
     match p {
         None => Ok(default.min(def.columns.len())),
         Some(MySQLColumnPosition::First) => Ok(0),
@@ -236,9 +270,19 @@ fn column_from(name: &str, type_text: &str, options: &[ColumnOption], mariadb: b
         ty = SqlType::Text; // MariaDB's JSON is a LONGTEXT alias
     }
     let not_null = options.iter().any(|o| {
-        matches!(o, ColumnOption::NotNull | ColumnOption::Unique { is_primary: true, .. })
+        matches!(
+            o,
+            ColumnOption::NotNull
+                | ColumnOption::Unique {
+                    is_primary: true,
+                    ..
+                }
+        )
     });
-    let text = matches!(ty, SqlType::Char | SqlType::VarChar | SqlType::Text | SqlType::Enum(_) | SqlType::Set(_));
+    let text = matches!(
+        ty,
+        SqlType::Char | SqlType::VarChar | SqlType::Text | SqlType::Enum(_) | SqlType::Set(_)
+    );
     let lower = type_text.to_ascii_lowercase();
     let charset = text.then(|| {
         if lower.contains("latin1") {
@@ -259,9 +303,15 @@ fn inline_primary_key(columns: &[SqlColumn]) -> Vec<String> {
     columns
         .iter()
         .filter(|c| {
-            c.options
-                .iter()
-                .any(|o| matches!(o.option, ColumnOption::Unique { is_primary: true, .. }))
+            c.options.iter().any(|o| {
+                matches!(
+                    o.option,
+                    ColumnOption::Unique {
+                        is_primary: true,
+                        ..
+                    }
+                )
+            })
         })
         .map(|c| c.name.value.clone())
         .collect()
@@ -345,7 +395,9 @@ mod tests {
 
     #[test]
     fn create_table_yields_definition_with_key() {
-        let d = create("CREATE TABLE t (id BIGINT NOT NULL, name VARCHAR(10), doc JSON, PRIMARY KEY (id))");
+        let d = create(
+            "CREATE TABLE t (id BIGINT NOT NULL, name VARCHAR(10), doc JSON, PRIMARY KEY (id))",
+        );
         assert_eq!(d.id, TableId::new("app", "t"));
         assert_eq!(d.primary_key, vec!["id"]);
         assert!(!d.columns[0].nullable);
@@ -353,7 +405,13 @@ mod tests {
         let d = create("CREATE TABLE `db2`.`u` (`k` INT PRIMARY KEY, v DECIMAL(5,2) UNSIGNED)");
         assert_eq!(d.id, TableId::new("db2", "u"));
         assert_eq!(d.primary_key, vec!["k"]);
-        assert_eq!(d.columns[1].ty, SqlType::Decimal { precision: 5, scale: 2 });
+        assert_eq!(
+            d.columns[1].ty,
+            SqlType::Decimal {
+                precision: 5,
+                scale: 2
+            }
+        );
     }
 
     #[test]
@@ -366,7 +424,9 @@ mod tests {
             true,
             &cur,
         );
-        let [DdlChange::Define(d)] = out.as_slice() else { panic!("{out:?}") };
+        let [DdlChange::Define(d)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
         let names: Vec<&str> = d.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["id", "c", "a2"]);
         assert_eq!(d.columns[1].ty, SqlType::DateTime { fsp: 6 });
@@ -375,10 +435,18 @@ mod tests {
 
     #[test]
     fn drop_and_rename() {
-        let out = interpret("app", "DROP TABLE IF EXISTS `t`, x.y /* generated by server */", true, &none);
+        let out = interpret(
+            "app",
+            "DROP TABLE IF EXISTS `t`, x.y /* generated by server */",
+            true,
+            &none,
+        );
         assert_eq!(
             out,
-            vec![DdlChange::Drop(TableId::new("app", "t")), DdlChange::Drop(TableId::new("x", "y"))]
+            vec![
+                DdlChange::Drop(TableId::new("app", "t")),
+                DdlChange::Drop(TableId::new("x", "y"))
+            ]
         );
         let base = create("CREATE TABLE t (id INT PRIMARY KEY)");
         let cur = move |_: &TableId| Some(base.clone());
@@ -388,8 +456,16 @@ mod tests {
 
     #[test]
     fn unparseable_ddl_asks_for_a_reload() {
-        let out = interpret("app", "ALTER ONLINE TABLE `t` WAIT 5 FORCE GIBBERISH(", true, &none);
-        assert!(matches!(&out[..], [DdlChange::Reload(id, _)] if id.table == "t"), "{out:?}");
+        let out = interpret(
+            "app",
+            "ALTER ONLINE TABLE `t` WAIT 5 FORCE GIBBERISH(",
+            true,
+            &none,
+        );
+        assert!(
+            matches!(&out[..], [DdlChange::Reload(id, _)] if id.table == "t"),
+            "{out:?}"
+        );
         assert!(interpret("app", "GRANT ALL ON *.* TO x", true, &none).is_empty());
         assert!(is_ddl_candidate("  alter table t add c int"));
         assert!(!is_ddl_candidate("BEGIN"));

@@ -111,11 +111,11 @@ impl<'a> MetaReader<'a> {
     }
 
     fn next(&mut self, i: usize) -> Result<(u8, (u16, u16)), String> {
-        let raw_type = self
-            .tme
-            .get_raw_column_type(i)
-            .map_err(|e| format!("column {i}: {e}"))?
-            .ok_or_else(|| format!("column {i} missing from table map"))? as u8;
+        let raw_type =
+            self.tme
+                .get_raw_column_type(i)
+                .map_err(|e| format!("column {i}: {e}"))?
+                .ok_or_else(|| format!("column {i} missing from table map"))? as u8;
         let meta = self.tme.get_column_metadata(i).unwrap_or(&[]);
         let m = |k: usize| u16::from(*meta.get(k).unwrap_or(&0));
         Ok(match raw_type {
@@ -174,7 +174,10 @@ pub fn decode_row(
 }
 
 fn le(bytes: &[u8]) -> u64 {
-    bytes.iter().rev().fold(0, |acc, b| (acc << 8) | u64::from(*b))
+    bytes
+        .iter()
+        .rev()
+        .fold(0, |acc, b| (acc << 8) | u64::from(*b))
 }
 
 fn be(bytes: &[u8]) -> u64 {
@@ -182,7 +185,12 @@ fn be(bytes: &[u8]) -> u64 {
 }
 
 /// Reads one non-NULL value; converts it when `conv` is given, else only skips it.
-fn read(buf: &mut &[u8], c: &ColCodec, conv: Option<&Conv>, nullable: bool) -> Result<Value, String> {
+fn read(
+    buf: &mut &[u8],
+    c: &ColCodec,
+    conv: Option<&Conv>,
+    nullable: bool,
+) -> Result<Value, String> {
     let int = |buf: &mut &[u8], n: usize| -> Result<i128, String> {
         let raw = le(take(buf, n)?);
         Ok(if c.unsigned {
@@ -209,7 +217,9 @@ fn read(buf: &mut &[u8], c: &ColCodec, conv: Option<&Conv>, nullable: bool) -> R
                 _ => Value::Float32(f),
             }
         }
-        ty::DOUBLE => Value::Float64(f64::from_le_bytes(take(buf, 8)?.try_into().map_err(|_| "double")?)),
+        ty::DOUBLE => Value::Float64(f64::from_le_bytes(
+            take(buf, 8)?.try_into().map_err(|_| "double")?,
+        )),
         ty::NEWDECIMAL => {
             let (neg, digits) = read_decimal(buf, u32::from(c.meta.0), u32::from(c.meta.1))?;
             decimal_value(neg, &digits, u32::from(c.meta.1), conv)
@@ -277,7 +287,9 @@ fn read(buf: &mut &[u8], c: &ColCodec, conv: Option<&Conv>, nullable: bool) -> R
             let idx = le(take(buf, usize::from(c.meta.0.clamp(1, 2)))?) as usize;
             match conv {
                 Some(Conv::Enum(labels)) => Value::String(Arc::from(
-                    idx.checked_sub(1).and_then(|i| labels.get(i)).map_or("", String::as_str),
+                    idx.checked_sub(1)
+                        .and_then(|i| labels.get(i))
+                        .map_or("", String::as_str),
                 )),
                 _ => Value::Null,
             }
@@ -328,7 +340,12 @@ fn read(buf: &mut &[u8], c: &ColCodec, conv: Option<&Conv>, nullable: bool) -> R
                 _ => bytes_value(data, conv),
             }
         }
-        ty::DECIMAL => return Err("pre-5.0 DECIMAL columns are not supported; ALTER the column to a modern DECIMAL".into()),
+        ty::DECIMAL => {
+            return Err(
+                "pre-5.0 DECIMAL columns are not supported; ALTER the column to a modern DECIMAL"
+                    .into(),
+            )
+        }
         other => return Err(format!("unknown binlog column type {other}")),
     })
 }
@@ -474,7 +491,11 @@ fn datetime_value(
     // wrapping: corrupt input must not panic; valid values are far from the limits
     let secs = days_from_civil((y % 100_000) as i64, mo % 13, d % 32)
         .wrapping_mul(86_400)
-        .wrapping_add((h.wrapping_mul(3600).wrapping_add(mi.wrapping_mul(60)).wrapping_add(s)) as i64);
+        .wrapping_add(
+            (h.wrapping_mul(3600)
+                .wrapping_add(mi.wrapping_mul(60))
+                .wrapping_add(s)) as i64,
+        );
     let micros = secs.wrapping_mul(1_000_000).wrapping_add(us);
     match conv {
         Some(Conv::DateTimeMillis) => Value::Int64(micros.div_euclid(1000)),
@@ -511,7 +532,12 @@ pub fn zoned_timestamp(secs: i64, micros: i64, fsp: u32) -> String {
 fn bytes_value(data: &[u8], conv: Option<&Conv>) -> Value {
     match conv {
         None => Value::Null,
-        Some(Conv::Text { latin1: true }) => Value::String(Arc::from(data.iter().map(|&b| char::from(b)).collect::<String>().as_str())),
+        Some(Conv::Text { latin1: true }) => Value::String(Arc::from(
+            data.iter()
+                .map(|&b| char::from(b))
+                .collect::<String>()
+                .as_str(),
+        )),
         Some(Conv::Text { .. }) | Some(Conv::Json) | Some(Conv::Enum(_)) | Some(Conv::Set(_)) => {
             Value::String(match std::str::from_utf8(data) {
                 Ok(s) => Arc::from(s),
@@ -534,7 +560,11 @@ fn bytes_value(data: &[u8], conv: Option<&Conv>) -> Value {
         Some(Conv::Inet4) => {
             let mut b = data.to_vec();
             b.resize(4, 0);
-            Value::String(Arc::from(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string().as_str()))
+            Value::String(Arc::from(
+                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
+                    .to_string()
+                    .as_str(),
+            ))
         }
         Some(Conv::Inet6) => {
             let mut b = [0u8; 16];
@@ -553,7 +583,13 @@ fn binary_value(bytes: Vec<u8>, mode: BinaryMode) -> Value {
         BinaryMode::Bytes => Value::Bytes(bytes),
         BinaryMode::Base64 => Value::String(Arc::from(STANDARD.encode(bytes).as_str())),
         BinaryMode::Base64UrlSafe => Value::String(Arc::from(URL_SAFE.encode(bytes).as_str())),
-        BinaryMode::Hex => Value::String(Arc::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().as_str())),
+        BinaryMode::Hex => Value::String(Arc::from(
+            bytes
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .as_str(),
+        )),
     }
 }
 
@@ -561,15 +597,30 @@ fn binary_value(bytes: Vec<u8>, mode: BinaryMode) -> Value {
 /// (`nnnnnnnnnnnn-vsss-Vhhh-mmmm-llllllll`) when it is a time-based UUID (version 1–5 with the
 /// RFC variant); other values are stored as written.
 fn mariadb_uuid_text(b: &[u8]) -> String {
-    let hex = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let hex =
+        |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
     let stored_swapped = (1..=5).contains(&(b[6] >> 4)) && b[8] & 0xc0 == 0x80;
     let swapped_version = b[10] >> 4;
     let swapped_variant = b[8] & 0xc0 == 0x80;
     if !stored_swapped && (1..=5).contains(&swapped_version) && swapped_variant {
         // storage: node(6) clock(2) hi(2) mid(2) low(4)
-        format!("{}-{}-{}-{}-{}", hex(12..16), hex(10..12), hex(8..10), hex(6..8), hex(0..6))
+        format!(
+            "{}-{}-{}-{}-{}",
+            hex(12..16),
+            hex(10..12),
+            hex(8..10),
+            hex(6..8),
+            hex(0..6)
+        )
     } else {
-        format!("{}-{}-{}-{}-{}", hex(0..4), hex(4..6), hex(6..8), hex(8..10), hex(10..16))
+        format!(
+            "{}-{}-{}-{}-{}",
+            hex(0..4),
+            hex(4..6),
+            hex(6..8),
+            hex(8..10),
+            hex(10..16)
+        )
     }
 }
 
@@ -579,7 +630,9 @@ fn mysql_json_text(data: &[u8]) -> Result<String, String> {
     if data.is_empty() {
         return Ok("null".into());
     }
-    let v: jsonb::Value<'_> = ParseBuf(data).parse(()).map_err(|e| format!("binary JSON: {e}"))?;
+    let v: jsonb::Value<'_> = ParseBuf(data)
+        .parse(())
+        .map_err(|e| format!("binary JSON: {e}"))?;
     let dom = v.parse().map_err(|e| format!("binary JSON: {e}"))?;
     Ok(serde_json::Value::from(dom).to_string())
 }
@@ -618,9 +671,15 @@ mod tests {
     fn calendar_conversions() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2024, 2, 29), 19782); // Debezium: c_date
-        assert_eq!(zoned_timestamp(2147483647, 654321, 6), "2038-01-19T03:14:07.654321Z");
+        assert_eq!(
+            zoned_timestamp(2147483647, 654321, 6),
+            "2038-01-19T03:14:07.654321Z"
+        );
         assert_eq!(zoned_timestamp(1704110400, 0, 0), "2024-01-01T12:00:00Z");
-        assert_eq!(zoned_timestamp(1704110400, 120000, 3), "2024-01-01T12:00:00.120Z");
+        assert_eq!(
+            zoned_timestamp(1704110400, 120000, 3),
+            "2024-01-01T12:00:00.120Z"
+        );
     }
 
     #[test]
@@ -628,7 +687,7 @@ mod tests {
         // DECIMAL(10,2) -12345678.91 as MySQL stores it: 8 integer digits in 4 bytes, 2 fraction
         // digits in 1 byte, sign bit flipped, every byte inverted for a negative value
         let int = 12345678u32.to_be_bytes();
-        let mut d = vec![int[0] | 0x80, int[1], int[2], int[3], 91];
+        let mut d = [int[0] | 0x80, int[1], int[2], int[3], 91];
         d.iter_mut().for_each(|b| *b ^= 0xff); // negative
         let (neg, digits) = read_decimal(&mut &d[..], 10, 2).unwrap();
         assert!(neg);

@@ -112,8 +112,17 @@ impl EventBuilder {
         })
     }
 
-    fn envelope(&self, t: &TableSchemas, op: Op, before: Value, after: Value, source: Value) -> Data {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    fn envelope(
+        &self,
+        t: &TableSchemas,
+        op: Op,
+        before: Value,
+        after: Value,
+        source: Value,
+    ) -> Data {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let ns = now.as_nanos() as i64;
         Data {
             schema: Arc::clone(&t.envelope),
@@ -145,7 +154,15 @@ impl EventBuilder {
         if op == Op::Update {
             if let (Some(b), Some(a)) = (&before, &after) {
                 if t.key.is_some() && t.key_fields.iter().any(|&i| b[i] != a[i]) {
-                    self.row_change(t, Op::Delete, before.clone(), None, info, position.clone(), out);
+                    self.row_change(
+                        t,
+                        Op::Delete,
+                        before.clone(),
+                        None,
+                        info,
+                        position.clone(),
+                        out,
+                    );
                     self.row_change(t, Op::Create, None, after, info, position, out);
                     return;
                 }

@@ -84,7 +84,9 @@ pub fn lenenc(buf: &mut &[u8]) -> Result<u64, String> {
     let first = take(buf, 1)?[0];
     Ok(match first {
         0..=250 => u64::from(first),
-        0xfc => u64::from(u16::from_le_bytes(take(buf, 2)?.try_into().unwrap_or([0; 2]))),
+        0xfc => u64::from(u16::from_le_bytes(
+            take(buf, 2)?.try_into().unwrap_or([0; 2]),
+        )),
         0xfd => {
             let b = take(buf, 3)?;
             u64::from(b[0]) | u64::from(b[1]) << 8 | u64::from(b[2]) << 16
@@ -97,7 +99,10 @@ pub fn lenenc(buf: &mut &[u8]) -> Result<u64, String> {
 /// Takes `n` bytes from the front of `buf`.
 pub fn take<'a>(buf: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
     if buf.len() < n {
-        return Err(format!("event truncated: needed {n} bytes, {} left", buf.len()));
+        return Err(format!(
+            "event truncated: needed {n} bytes, {} left",
+            buf.len()
+        ));
     }
     let (head, tail) = buf.split_at(n);
     *buf = tail;
@@ -113,8 +118,8 @@ impl<'a> RowsEvent<'a> {
     /// Parses the body (after the common header, without checksum) of a rows event of
     /// `event_type`.
     pub fn parse(event_type: u8, body: &'a [u8]) -> Result<RowsEvent<'a>, String> {
-        let (kind, v2, compressed) =
-            rows_kind(event_type).ok_or_else(|| format!("event type {event_type} is not a rows event"))?;
+        let (kind, v2, compressed) = rows_kind(event_type)
+            .ok_or_else(|| format!("event type {event_type} is not a rows event"))?;
         let mut buf = body;
         let id = take(&mut buf, 6)?;
         let table_id = u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], 0, 0]);
@@ -166,7 +171,10 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>, String> {
         .read_to_end(&mut out)
         .map_err(|e| format!("zlib: {e}"))?;
     if out.len() != len {
-        return Err(format!("decompressed {} bytes, header says {len}", out.len()));
+        return Err(format!(
+            "decompressed {} bytes, header says {len}",
+            out.len()
+        ));
     }
     Ok(out)
 }
@@ -186,7 +194,9 @@ impl QueryEvent {
         take(&mut buf, 4)?; // exec time
         let db_len = usize::from(take(&mut buf, 1)?[0]);
         take(&mut buf, 2)?; // error code
-        let status_len = usize::from(u16::from_le_bytes(take(&mut buf, 2)?.try_into().unwrap_or([0; 2])));
+        let status_len = usize::from(u16::from_le_bytes(
+            take(&mut buf, 2)?.try_into().unwrap_or([0; 2]),
+        ));
         take(&mut buf, status_len)?;
         let schema = String::from_utf8_lossy(take(&mut buf, db_len)?).into_owned();
         take(&mut buf, 1)?; // NUL
@@ -310,7 +320,10 @@ mod tests {
             list.extend_from_slice(&n.to_le_bytes());
         }
         let l = parse_gtid_list(&list).unwrap();
-        assert_eq!(l.iter().map(|g| g.to_string()).collect::<Vec<_>>(), ["0-1-10", "1-2-5"]);
+        assert_eq!(
+            l.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+            ["0-1-10", "1-2-5"]
+        );
     }
 
     #[test]
@@ -321,7 +334,9 @@ mod tests {
         let mut data = vec![0x82, (raw.len() >> 8) as u8, raw.len() as u8];
         data.extend(z.finish().unwrap());
         assert_eq!(decompress(&data).unwrap(), raw);
-        assert!(decompress(&[0x12, 0]).unwrap_err().contains("log_bin_compress"));
+        assert!(decompress(&[0x12, 0])
+            .unwrap_err()
+            .contains("log_bin_compress"));
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub struct Filters {
 const SYSTEM_DBS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
 fn parse_list(property: &str, value: Option<&str>) -> Result<Vec<Regex>, MySqlError> {
-    let Some(v) = value else { return Ok(Vec::new()) };
+    let Some(v) = value else {
+        return Ok(Vec::new());
+    };
     v.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -29,7 +31,9 @@ fn parse_list(property: &str, value: Option<&str>) -> Result<Vec<Regex>, MySqlEr
             RegexBuilder::new(&format!("^(?:{p})$"))
                 .case_insensitive(true)
                 .build()
-                .map_err(|e| MySqlError::Config(format!("{property}: invalid regular expression {p:?}: {e}")))
+                .map_err(|e| {
+                    MySqlError::Config(format!("{property}: invalid regular expression {p:?}: {e}"))
+                })
         })
         .collect()
 }
@@ -99,14 +103,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn filters(pairs: &[(&str, &str)]) -> Result<Filters, MySqlError> {
-        let m: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Filters::new(|k| m.get(k).cloned())
     }
 
     #[test]
     fn include_lists_are_anchored_regexes() {
-        let f = filters(&[("table.include.list", "inventory.customers, inventory.order.*")]).unwrap();
+        let f = filters(&[(
+            "table.include.list",
+            "inventory.customers, inventory.order.*",
+        )])
+        .unwrap();
         assert!(f.table("inventory", "customers"));
         assert!(f.table("inventory", "orders"));
         assert!(!f.table("inventory", "customers2"));
@@ -129,7 +139,9 @@ mod tests {
     #[test]
     fn conflicting_or_broken_lists_are_config_errors() {
         assert!(filters(&[("table.include.list", "a.b"), ("table.exclude.list", "a.c")]).is_err());
-        let e = filters(&[("table.include.list", "a.(b")]).unwrap_err().to_string();
+        let e = filters(&[("table.include.list", "a.(b")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("table.include.list"), "{e}");
     }
 }

@@ -53,9 +53,11 @@ impl SchemaHistory {
     pub fn open(path: &Path) -> Result<SchemaHistory, MySqlError> {
         let mut records = Vec::new();
         if path.exists() {
-            let f = File::open(path).map_err(|e| MySqlError::History(format!("{}: {e}", path.display())))?;
+            let f = File::open(path)
+                .map_err(|e| MySqlError::History(format!("{}: {e}", path.display())))?;
             for (n, line) in BufReader::new(f).lines().enumerate() {
-                let line = line.map_err(|e| MySqlError::History(format!("{}: {e}", path.display())))?;
+                let line =
+                    line.map_err(|e| MySqlError::History(format!("{}: {e}", path.display())))?;
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -94,9 +96,14 @@ impl SchemaHistory {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let mut line = serde_json::to_vec(&record).map_err(|e| MySqlError::History(e.to_string()))?;
+        let mut line =
+            serde_json::to_vec(&record).map_err(|e| MySqlError::History(e.to_string()))?;
         line.push(b'\n');
-        let mut f = OpenOptions::new().create(true).append(true).open(&self.path).map_err(err)?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(err)?;
         f.write_all(&line).map_err(err)?;
         f.sync_data().map_err(err)?;
         self.records.push(record);
@@ -181,9 +188,22 @@ mod tests {
         .unwrap();
         let reopened = SchemaHistory::open(&path).unwrap();
         let id = TableId::new("app", "t");
-        assert_eq!(reopened.state_at("b.000002", 499).unwrap()[&id].columns.len(), 2);
-        assert_eq!(reopened.state_at("b.000002", 500).unwrap()[&id].columns.len(), 3);
-        assert_eq!(reopened.state_at("b.000010", 4).unwrap()[&id].columns.len(), 3);
+        assert_eq!(
+            reopened.state_at("b.000002", 499).unwrap()[&id]
+                .columns
+                .len(),
+            2
+        );
+        assert_eq!(
+            reopened.state_at("b.000002", 500).unwrap()[&id]
+                .columns
+                .len(),
+            3
+        );
+        assert_eq!(
+            reopened.state_at("b.000010", 4).unwrap()[&id].columns.len(),
+            3
+        );
         assert!(reopened.state_at("b.000001", 50).is_none());
         let _ = std::fs::remove_dir_all(dir);
     }

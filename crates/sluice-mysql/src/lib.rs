@@ -16,8 +16,8 @@
 pub mod catalog;
 pub mod config;
 pub mod ddl;
-pub mod envelope;
 pub mod decode;
+pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod filters;

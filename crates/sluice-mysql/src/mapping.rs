@@ -20,7 +20,9 @@ use crate::table::{ColumnDef, SqlType, TableDef, TableId};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Conv {
     Bool,
-    Bits { bits: u32 },
+    Bits {
+        bits: u32,
+    },
     Int16,
     Int32,
     Int64,
@@ -32,14 +34,21 @@ pub enum Conv {
     DecimalPrecise,
     DecimalDouble,
     DecimalString,
-    Text { latin1: bool },
-    Binary { pad_to: Option<u32>, mode: BinaryMode },
+    Text {
+        latin1: bool,
+    },
+    Binary {
+        pad_to: Option<u32>,
+        mode: BinaryMode,
+    },
     Date,
     TimeMicros,
     TimeMillis,
     DateTimeMillis,
     DateTimeMicros,
-    ZonedTimestamp { fsp: u32 },
+    ZonedTimestamp {
+        fsp: u32,
+    },
     Year,
     /// MySQL's binary JSON (type 245) rendered as text; MariaDB's JSON is [`Conv::Text`].
     Json,
@@ -173,7 +182,10 @@ fn binary(col: &ColumnDef, mode: BinaryMode, pad_to: Option<u32>) -> (SchemaBuil
         BinaryMode::Bytes => SchemaBuilder::bytes(),
         _ => SchemaBuilder::string(),
     };
-    (schema.optional_if(col.nullable), Conv::Binary { pad_to, mode })
+    (
+        schema.optional_if(col.nullable),
+        Conv::Binary { pad_to, mode },
+    )
 }
 
 /// The Debezium `source` block schema of the MySQL connector (field order as Debezium 3.6).
@@ -254,21 +266,33 @@ pub struct TableSchemas {
 }
 
 impl TableSchemas {
-    pub fn build(def: &TableDef, cfg: &MySqlConfig, source: &Arc<Schema>) -> Result<TableSchemas, MySqlError> {
+    pub fn build(
+        def: &TableDef,
+        cfg: &MySqlConfig,
+        source: &Arc<Schema>,
+    ) -> Result<TableSchemas, MySqlError> {
         let id = &def.id;
         let base = format!("{}.{}.{}", cfg.topic_prefix, id.db, id.table);
-        let mut value = SchemaBuilder::structure().optional().name(format!("{base}.Value"));
+        let mut value = SchemaBuilder::structure()
+            .optional()
+            .name(format!("{base}.Value"));
         let mut columns = Vec::new();
         let mut fields = Vec::new();
         for (i, col) in def.columns.iter().enumerate() {
-            let is_key = def.primary_key.iter().any(|k| k.eq_ignore_ascii_case(&col.name));
+            let is_key = def
+                .primary_key
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&col.name));
             if !is_key && !cfg.filters.column(&id.db, &id.table, &col.name) {
                 continue;
             }
             let (schema, conv) = column_mapping(id, col, cfg)?;
             value = value.field(col.name.clone(), Arc::clone(&schema));
             fields.push((col.name.clone(), schema));
-            columns.push(ColumnPlan { table_index: i, conv });
+            columns.push(ColumnPlan {
+                table_index: i,
+                conv,
+            });
         }
         let value = value.build();
         let mut key_fields = Vec::new();
@@ -280,7 +304,9 @@ impl TableSchemas {
                 let idx = fields
                     .iter()
                     .position(|(n, _)| n.eq_ignore_ascii_case(pk))
-                    .ok_or_else(|| MySqlError::History(format!("primary key column {pk} missing from {id}")))?;
+                    .ok_or_else(|| {
+                        MySqlError::History(format!("primary key column {pk} missing from {id}"))
+                    })?;
                 k = k.field(fields[idx].0.clone(), Arc::clone(&fields[idx].1));
                 key_fields.push(idx);
             }

@@ -67,27 +67,39 @@ pub async fn check(conn: &mut Conn, cfg: &MySqlConfig) -> Result<ServerInfo, MyS
     let mariadb = version.to_ascii_lowercase().contains("mariadb");
     let var = |name: &str| format!("SHOW GLOBAL VARIABLES LIKE '{name}'");
     let get = |rows: Option<(String, String)>| rows.map(|(_, v)| v).unwrap_or_default();
-    let log_bin = get(conn.query_first(var("log_bin")).await.map_err(MySqlError::query)?);
+    let log_bin = get(conn
+        .query_first(var("log_bin"))
+        .await
+        .map_err(MySqlError::query)?);
     if !log_bin.eq_ignore_ascii_case("ON") && log_bin != "1" {
         return Err(MySqlError::Preflight(
             "the binary log is disabled (log_bin=OFF); start the server with --log-bin and --binlog-format=ROW".into(),
         ));
     }
-    let format = get(conn.query_first(var("binlog_format")).await.map_err(MySqlError::query)?);
+    let format = get(conn
+        .query_first(var("binlog_format"))
+        .await
+        .map_err(MySqlError::query)?);
     if !format.eq_ignore_ascii_case("ROW") {
         return Err(MySqlError::Preflight(format!(
             "binlog_format is {format}, sluice needs ROW: SET GLOBAL binlog_format=ROW (and binlog_format=ROW in the server config) — only changes written after that are captured"
         )));
     }
-    let image = get(conn.query_first(var("binlog_row_image")).await.map_err(MySqlError::query)?);
+    let image = get(conn
+        .query_first(var("binlog_row_image"))
+        .await
+        .map_err(MySqlError::query)?);
     if !image.is_empty() && !image.eq_ignore_ascii_case("FULL") {
         return Err(MySqlError::Preflight(format!(
             "binlog_row_image is {image}, sluice needs FULL: SET GLOBAL binlog_row_image=FULL"
         )));
     }
-    let server_id: u32 = get(conn.query_first(var("server_id")).await.map_err(MySqlError::query)?)
-        .parse()
-        .unwrap_or(0);
+    let server_id: u32 = get(conn
+        .query_first(var("server_id"))
+        .await
+        .map_err(MySqlError::query)?)
+    .parse()
+    .unwrap_or(0);
     if server_id == cfg.server_id {
         return Err(MySqlError::Preflight(format!(
             "database.server.id={} is the server's own server_id; choose a unique id for sluice",
@@ -110,7 +122,11 @@ async fn check_grants(conn: &mut Conn, cfg: &MySqlConfig) -> Result<(), MySqlErr
         .map(|g| g.to_ascii_uppercase())
         .filter(|g| g.contains(" ON *.* "))
         .collect();
-    let has = |p: &str| global.iter().any(|g| g.contains("ALL PRIVILEGES") || g.contains(p));
+    let has = |p: &str| {
+        global
+            .iter()
+            .any(|g| g.contains("ALL PRIVILEGES") || g.contains(p))
+    };
     let mut missing = Vec::new();
     if !has("REPLICATION SLAVE") && !has("REPLICATION REPLICA") {
         missing.push("REPLICATION SLAVE");
@@ -148,14 +164,27 @@ async fn check_replica_ids(conn: &mut Conn, cfg: &MySqlConfig) -> Result<(), MyS
 
 /// Binlog files on the server, in order.
 pub async fn binlog_files(conn: &mut Conn) -> Result<Vec<String>, MySqlError> {
-    let rows: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await.map_err(MySqlError::query)?;
-    Ok(rows.into_iter().filter_map(|r| r.get::<String, _>(0)).collect())
+    let rows: Vec<mysql_async::Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(MySqlError::query)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.get::<String, _>(0))
+        .collect())
 }
 
 /// The server's current binlog end: (file, position).
 pub async fn current_position(conn: &mut Conn) -> Result<(String, u64), MySqlError> {
-    let row: Option<mysql_async::Row> = conn.query_first("SHOW MASTER STATUS").await.map_err(MySqlError::query)?;
-    let row = row.ok_or_else(|| MySqlError::Preflight("SHOW MASTER STATUS returned nothing: is the binary log enabled?".into()))?;
+    let row: Option<mysql_async::Row> = conn
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .map_err(MySqlError::query)?;
+    let row = row.ok_or_else(|| {
+        MySqlError::Preflight(
+            "SHOW MASTER STATUS returned nothing: is the binary log enabled?".into(),
+        )
+    })?;
     let file: String = row.get(0).unwrap_or_default();
     let pos: u64 = row.get(1).unwrap_or(4);
     Ok((file, pos))

@@ -25,7 +25,10 @@ use crate::table::{TableDef, TableId};
 #[derive(Debug, Clone)]
 pub enum Mapped {
     Ignored,
-    Captured { id: TableId, codecs: Arc<Vec<ColCodec>> },
+    Captured {
+        id: TableId,
+        codecs: Arc<Vec<ColCodec>>,
+    },
 }
 
 pub struct TableRegistry {
@@ -59,8 +62,14 @@ impl TableRegistry {
         };
         match reg.history.state_at(file, pos) {
             Some(state) => {
-                info!(tables = state.len(), file, pos, "table definitions restored from schema history");
-                for def in state.values().filter(|d| cfg.filters.table(&d.id.db, &d.id.table)) {
+                info!(
+                    tables = state.len(),
+                    file, pos, "table definitions restored from schema history"
+                );
+                for def in state
+                    .values()
+                    .filter(|d| cfg.filters.table(&d.id.db, &d.id.table))
+                {
                     reg.define(def)?;
                 }
             }
@@ -74,7 +83,10 @@ impl TableRegistry {
                     );
                 }
                 let defs = catalog::load(conn, &cfg.filters, None, mariadb).await?;
-                info!(tables = defs.len(), "table definitions loaded from information_schema");
+                info!(
+                    tables = defs.len(),
+                    "table definitions loaded from information_schema"
+                );
                 for def in &defs {
                     reg.define(def)?;
                 }
@@ -125,7 +137,10 @@ impl TableRegistry {
         if let Some(m) = self.by_table_id.get(&table_id) {
             return Ok(m.clone());
         }
-        let id = TableId::new(tme.database_name().into_owned(), tme.table_name().into_owned());
+        let id = TableId::new(
+            tme.database_name().into_owned(),
+            tme.table_name().into_owned(),
+        );
         if !self.cfg.filters.table(&id.db, &id.table) {
             self.by_table_id.insert(table_id, Mapped::Ignored);
             return Ok(Mapped::Ignored);
@@ -147,7 +162,9 @@ impl TableRegistry {
                     }
                 }
             }
-            let Some(schemas) = self.tables.get(&id) else { continue };
+            let Some(schemas) = self.tables.get(&id) else {
+                continue;
+            };
             match decode::codecs(tme, schemas) {
                 Ok(codecs) => {
                     let m = Mapped::Captured {
@@ -157,7 +174,9 @@ impl TableRegistry {
                     self.by_table_id.insert(table_id, m.clone());
                     return Ok(m);
                 }
-                Err(e) if attempt == 0 => warn!(table = %id, error = %e, "binlog and tracked definition disagree"),
+                Err(e) if attempt == 0 => {
+                    warn!(table = %id, error = %e, "binlog and tracked definition disagree")
+                }
                 Err(e) => {
                     return Err(MySqlError::Decode {
                         file: at.0.to_string(),
@@ -213,7 +232,13 @@ impl TableRegistry {
             }
         }
         if !defined.is_empty() || !dropped.is_empty() {
-            info!(changed = defined.len(), dropped = dropped.len(), file = after.0, pos = after.1, "schema change recorded");
+            info!(
+                changed = defined.len(),
+                dropped = dropped.len(),
+                file = after.0,
+                pos = after.1,
+                "schema change recorded"
+            );
             self.record(after, Some(sql.to_string()), defined, dropped)?;
         }
         Ok(())

@@ -36,7 +36,10 @@ use crate::stream::{GtidSet, PendingGtid, Tracker};
 #[derive(Debug)]
 pub enum SourceMessage {
     /// Events in order, and the restart position to commit once all of them are durable.
-    Batch { events: Vec<ChangeEvent>, position: Position },
+    Batch {
+        events: Vec<ChangeEvent>,
+        position: Position,
+    },
 }
 
 /// A configured MySQL source.
@@ -101,13 +104,23 @@ impl MySqlSource {
         Ok((conn, info, start))
     }
 
-    async fn initial_position(&self, conn: &mut Conn, info: &ServerInfo) -> Result<BinlogPosition, MySqlError> {
-        let gtid_var = if info.mariadb { "@@gtid_binlog_pos" } else { "@@gtid_executed" };
+    async fn initial_position(
+        &self,
+        conn: &mut Conn,
+        info: &ServerInfo,
+    ) -> Result<BinlogPosition, MySqlError> {
+        let gtid_var = if info.mariadb {
+            "@@gtid_binlog_pos"
+        } else {
+            "@@gtid_executed"
+        };
         let gtids: Option<String> = conn
             .query_first(format!("SELECT {gtid_var}"))
             .await
             .unwrap_or(None);
-        let gtids = gtids.filter(|g| !g.trim().is_empty()).map(|g| Arc::from(g.replace('\n', "").as_str()));
+        let gtids = gtids
+            .filter(|g| !g.trim().is_empty())
+            .map(|g| Arc::from(g.replace('\n', "").as_str()));
         let (file, pos) = match self.cfg.snapshot_mode {
             SnapshotMode::NoData => preflight::current_position(conn).await?,
             SnapshotMode::Never => {
@@ -235,6 +248,9 @@ struct Run<'a> {
     handed_over: bool,
 }
 
+/// The before and after images of one row change (captured columns).
+type RowImages = (Option<Vec<Value>>, Option<Vec<Value>>);
+
 /// Replay state while re-reading the transaction a restart position points into.
 struct Resume {
     events: u64,
@@ -246,11 +262,16 @@ impl Run<'_> {
         let cfg = &self.src.cfg;
         let mut c = preflight::connect(cfg).await?;
         let stream_err = |e: mysql_async::Error| MySqlError::Stream(e.to_string());
-        c.query_drop(format!("SET @master_heartbeat_period = {}", cfg.heartbeat_period.as_nanos()))
-            .await
-            .map_err(stream_err)?;
+        c.query_drop(format!(
+            "SET @master_heartbeat_period = {}",
+            cfg.heartbeat_period.as_nanos()
+        ))
+        .await
+        .map_err(stream_err)?;
         if self.info.mariadb {
-            c.query_drop("SET @mariadb_slave_capability = 4").await.map_err(stream_err)?;
+            c.query_drop("SET @mariadb_slave_capability = 4")
+                .await
+                .map_err(stream_err)?;
         }
         let req = BinlogStreamRequest::new(cfg.server_id)
             .with_filename(from.file.as_bytes())
@@ -289,7 +310,12 @@ impl Run<'_> {
                     let idle = self.src.cfg.heartbeat_period * 4;
                     match tokio::time::timeout(idle, stream.next()).await {
                         Ok(n) => n,
-                        Err(_) => return Err(MySqlError::Stream(format!("no event or heartbeat for {} s", idle.as_secs()))),
+                        Err(_) => {
+                            return Err(MySqlError::Stream(format!(
+                                "no event or heartbeat for {} s",
+                                idle.as_secs()
+                            )))
+                        }
                     }
                 }
             };
@@ -314,7 +340,8 @@ impl Run<'_> {
                 raw[9..13].copy_from_slice(&h.event_size().to_le_bytes());
                 raw[13..17].copy_from_slice(&h.log_pos().to_le_bytes());
                 raw[17..19].copy_from_slice(&h.flags_raw().to_le_bytes());
-                let (file, pos) = events::parse_rotate(&raw, body).map_err(|m| decode_err(&t, m))?;
+                let (file, pos) =
+                    events::parse_rotate(&raw, body).map_err(|m| decode_err(&t, m))?;
                 if file.as_str() != t.file.as_ref() {
                     t.rotate(&file, pos);
                     if !t.in_txn {
@@ -323,12 +350,19 @@ impl Run<'_> {
                 }
                 continue;
             }
-            if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0 || h.log_pos() == 0 || etype == kind::HEARTBEAT {
+            if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0
+                || h.log_pos() == 0
+                || etype == kind::HEARTBEAT
+            {
                 continue;
             }
             let end = u64::from(h.log_pos());
             let start = end.saturating_sub(u64::from(h.event_size()));
-            if start < connect_pos && t.file.as_ref() == from.file.as_ref() && !t.in_txn && t.next_pos == connect_pos {
+            if start < connect_pos
+                && t.file.as_ref() == from.file.as_ref()
+                && !t.in_txn
+                && t.next_pos == connect_pos
+            {
                 continue; // header events the server replays before the requested position
             }
             t.next_pos = end;
@@ -336,7 +370,9 @@ impl Run<'_> {
             t.ts_sec = h.timestamp();
             let idx = t.txn_events;
             match etype {
-                kind::FORMAT_DESCRIPTION | kind::MARIADB_BINLOG_CHECKPOINT | kind::MARIADB_START_ENCRYPTION => {}
+                kind::FORMAT_DESCRIPTION
+                | kind::MARIADB_BINLOG_CHECKPOINT
+                | kind::MARIADB_START_ENCRYPTION => {}
                 kind::MARIADB_GTID_LIST => {
                     for g in events::parse_gtid_list(body).map_err(|m| decode_err(&t, m))? {
                         if let GtidSet::MariaDb(m) = &t.gtids {
@@ -359,7 +395,8 @@ impl Run<'_> {
                     query = None;
                 }
                 kind::MYSQL_GTID => {
-                    let (uuid, gno) = events::parse_mysql_gtid(body).map_err(|m| decode_err(&t, m))?;
+                    let (uuid, gno) =
+                        events::parse_mysql_gtid(body).map_err(|m| decode_err(&t, m))?;
                     t.begin(start);
                     t.current_gtid = Some(Arc::from(format!("{uuid}:{gno}").as_str()));
                     t.pending = Some(PendingGtid::MySql { uuid, gno });
@@ -379,7 +416,9 @@ impl Run<'_> {
                         }
                         t.begun = true;
                         t.thread = Some(q.thread_id);
-                    } else if text.eq_ignore_ascii_case("COMMIT") || text.eq_ignore_ascii_case("ROLLBACK") {
+                    } else if text.eq_ignore_ascii_case("COMMIT")
+                        || text.eq_ignore_ascii_case("ROLLBACK")
+                    {
                         self.commit(&mut t, &mut pending_pos, &mut resume);
                         if self.caught_up(&t) {
                             return self.finish(&mut batch, &mut pending_pos).await;
@@ -389,7 +428,9 @@ impl Run<'_> {
                         if crate::ddl::is_ddl_candidate(text) && resume.is_none() {
                             let db = q.schema.clone();
                             let file = t.file.clone();
-                            self.registry.apply_ddl(&db, text, self.conn, (&file, end)).await?;
+                            self.registry
+                                .apply_ddl(&db, text, self.conn, (&file, end))
+                                .await?;
                         }
                         if !t.begun {
                             self.commit(&mut t, &mut pending_pos, &mut resume);
@@ -404,13 +445,11 @@ impl Run<'_> {
                     query = Some(Arc::from(String::from_utf8_lossy(body).as_ref()));
                 }
                 kind::ROWS_QUERY if self.src.cfg.include_query => {
-                    query = Some(Arc::from(String::from_utf8_lossy(body.get(1..).unwrap_or_default()).as_ref()));
+                    query = Some(Arc::from(
+                        String::from_utf8_lossy(body.get(1..).unwrap_or_default()).as_ref(),
+                    ));
                 }
-                kind::TABLE_MAP => {
-                    if !t.in_txn {
-                        t.begin(start);
-                    }
-                }
+                kind::TABLE_MAP if !t.in_txn => t.begin(start),
                 kind::XID => {
                     self.commit(&mut t, &mut pending_pos, &mut resume);
                     if self.caught_up(&t) {
@@ -433,8 +472,18 @@ impl Run<'_> {
                         _ => Some(0),
                     };
                     if let Some(skip) = skip_rows {
-                        self.rows_event(&stream, &t, &rows, start, idx, skip, query.as_ref(), &mut batch, &mut row_buf)
-                            .await?;
+                        self.rows_event(
+                            &stream,
+                            &t,
+                            &rows,
+                            start,
+                            idx,
+                            skip,
+                            query.as_ref(),
+                            &mut batch,
+                            &mut row_buf,
+                        )
+                        .await?;
                         if batch.len() >= self.src.max_batch {
                             pending_pos = None;
                             self.flush(&mut batch, &mut pending_pos).await?;
@@ -452,7 +501,12 @@ impl Run<'_> {
         }
     }
 
-    fn commit(&mut self, t: &mut Tracker, pending_pos: &mut Option<BinlogPosition>, resume: &mut Option<Resume>) {
+    fn commit(
+        &mut self,
+        t: &mut Tracker,
+        pending_pos: &mut Option<BinlogPosition>,
+        resume: &mut Option<Resume>,
+    ) {
         t.commit();
         *resume = None;
         *pending_pos = Some(t.boundary_position());
@@ -464,7 +518,11 @@ impl Run<'_> {
             .is_some_and(|(f, p)| !t.in_txn && cmp_position(&t.file, t.next_pos, f, *p).is_ge())
     }
 
-    async fn finish(&mut self, batch: &mut Vec<ChangeEvent>, pos: &mut Option<BinlogPosition>) -> Result<(), MySqlError> {
+    async fn finish(
+        &mut self,
+        batch: &mut Vec<ChangeEvent>,
+        pos: &mut Option<BinlogPosition>,
+    ) -> Result<(), MySqlError> {
         self.flush(batch, pos).await?;
         info!(file = %self.last_sent.file, pos = self.last_sent.pos, "caught up with the binlog end seen at start");
         Ok(())
@@ -472,7 +530,11 @@ impl Run<'_> {
 
     /// Hands the batch over with the position covering it (the boundary after the last
     /// transaction when known, else the last event's own restart point).
-    async fn flush(&mut self, batch: &mut Vec<ChangeEvent>, pos: &mut Option<BinlogPosition>) -> Result<(), MySqlError> {
+    async fn flush(
+        &mut self,
+        batch: &mut Vec<ChangeEvent>,
+        pos: &mut Option<BinlogPosition>,
+    ) -> Result<(), MySqlError> {
         let position = match (pos.take(), batch.last()) {
             (Some(p), _) => p,
             (None, Some(ev)) => match &ev.position {
@@ -513,17 +575,21 @@ impl Run<'_> {
             pos: start,
             message: m,
         };
-        let tme = stream
-            .get_tme(rows.table_id)
-            .ok_or_else(|| decode_err(format!("rows event for unknown table id {}", rows.table_id)))?;
-        let (id, codecs) = match self.registry.map(tme, self.conn, (&t.file, t.txn_start)).await? {
+        let tme = stream.get_tme(rows.table_id).ok_or_else(|| {
+            decode_err(format!("rows event for unknown table id {}", rows.table_id))
+        })?;
+        let (id, codecs) = match self
+            .registry
+            .map(tme, self.conn, (&t.file, t.txn_start))
+            .await?
+        {
             Mapped::Ignored => return Ok(()),
             Mapped::Captured { id, codecs } => (id, codecs),
         };
         let Some(schemas) = self.registry.schemas(&id).cloned() else {
             return Ok(());
         };
-        let mut decoded: Vec<(Option<Vec<Value>>, Option<Vec<Value>>)> = Vec::new();
+        let mut decoded: Vec<RowImages> = Vec::new();
         let mut buf: &[u8] = &rows.rows;
         while !buf.is_empty() {
             let mut image = |present: &[bool]| -> Result<Vec<Value>, MySqlError> {
@@ -563,8 +629,15 @@ impl Run<'_> {
                 query,
                 snapshot: Snapshot::False,
             };
-            self.builder
-                .row_change(&schemas, op, before, after, &info, Position::Binlog(position), out);
+            self.builder.row_change(
+                &schemas,
+                op,
+                before,
+                after,
+                &info,
+                Position::Binlog(position),
+                out,
+            );
         }
         Ok(())
     }

@@ -43,9 +43,14 @@ impl GtidSet {
                 GtidSet::MariaDb(m) => {
                     let n: Vec<&str> = part.split('-').collect();
                     let [d, s, q] = n.as_slice() else {
-                        return Err(format!("bad MariaDB GTID {part:?} (expected domain-server-seq)"));
+                        return Err(format!(
+                            "bad MariaDB GTID {part:?} (expected domain-server-seq)"
+                        ));
                     };
-                    let p = |x: &str| x.parse::<u64>().map_err(|_| format!("bad MariaDB GTID {part:?}"));
+                    let p = |x: &str| {
+                        x.parse::<u64>()
+                            .map_err(|_| format!("bad MariaDB GTID {part:?}"))
+                    };
                     m.insert(p(d)? as u32, (p(s)? as u32, p(q)?));
                 }
                 GtidSet::MySql(m) => {
@@ -54,7 +59,10 @@ impl GtidSet {
                     let ranges = m.entry(uuid).or_default();
                     for r in it {
                         let (a, b) = r.split_once('-').unwrap_or((r, r));
-                        let p = |x: &str| x.parse::<u64>().map_err(|_| format!("bad MySQL GTID interval {r:?}"));
+                        let p = |x: &str| {
+                            x.parse::<u64>()
+                                .map_err(|_| format!("bad MySQL GTID interval {r:?}"))
+                        };
                         ranges.push((p(a)?, p(b)?));
                     }
                     ranges.sort_unstable();
@@ -105,7 +113,13 @@ impl std::fmt::Display for GtidSet {
                 .map(|(u, rs)| {
                     let r: Vec<String> = rs
                         .iter()
-                        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+                        .map(|(a, b)| {
+                            if a == b {
+                                a.to_string()
+                            } else {
+                                format!("{a}-{b}")
+                            }
+                        })
                         .collect();
                     format!("{u}:{}", r.join(":"))
                 })
@@ -175,7 +189,11 @@ impl Tracker {
     /// Closes the current transaction: its GTID joins the set.
     pub fn commit(&mut self) {
         match self.pending.take() {
-            Some(PendingGtid::MariaDb { domain, server, seq }) => self.gtids.add_mariadb(domain, server, seq),
+            Some(PendingGtid::MariaDb {
+                domain,
+                server,
+                seq,
+            }) => self.gtids.add_mariadb(domain, server, seq),
             Some(PendingGtid::MySql { uuid, gno }) => self.gtids.add_mysql(&uuid, gno),
             None => {}
         }
@@ -252,12 +270,19 @@ mod tests {
     fn positions_follow_the_restart_contract() {
         let mut t = Tracker::new("b.000001", 4, GtidSet::empty(true));
         t.begin(100);
-        t.pending = Some(PendingGtid::MariaDb { domain: 0, server: 1, seq: 9 });
+        t.pending = Some(PendingGtid::MariaDb {
+            domain: 0,
+            server: 1,
+            seq: 9,
+        });
         let p = t.in_txn_position(3, 2);
         assert_eq!((p.pos, p.event, p.row, p.gtids.clone()), (100, 3, 2, None));
         t.next_pos = 400;
         t.commit();
         let b = t.boundary_position();
-        assert_eq!((b.pos, b.event, b.gtids.as_deref()), (400, 0, Some("0-1-9")));
+        assert_eq!(
+            (b.pos, b.event, b.gtids.as_deref()),
+            (400, 0, Some("0-1-9"))
+        );
     }
 }

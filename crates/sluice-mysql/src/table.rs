@@ -33,14 +33,29 @@ impl std::fmt::Display for TableId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SqlType {
     Bit(u32),
-    TinyInt { unsigned: bool },
-    SmallInt { unsigned: bool },
-    MediumInt { unsigned: bool },
-    Int { unsigned: bool },
-    BigInt { unsigned: bool },
-    Float { precision: Option<u32> },
+    TinyInt {
+        unsigned: bool,
+    },
+    SmallInt {
+        unsigned: bool,
+    },
+    MediumInt {
+        unsigned: bool,
+    },
+    Int {
+        unsigned: bool,
+    },
+    BigInt {
+        unsigned: bool,
+    },
+    Float {
+        precision: Option<u32>,
+    },
     Double,
-    Decimal { precision: u32, scale: u32 },
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
     Char,
     VarChar,
     Text,
@@ -48,9 +63,15 @@ pub enum SqlType {
     VarBinary,
     Blob,
     Date,
-    Time { fsp: u32 },
-    DateTime { fsp: u32 },
-    Timestamp { fsp: u32 },
+    Time {
+        fsp: u32,
+    },
+    DateTime {
+        fsp: u32,
+    },
+    Timestamp {
+        fsp: u32,
+    },
     Year,
     Json,
     Enum(Vec<String>),
@@ -93,7 +114,9 @@ impl TableDef {
 pub fn parse_sql_type(text: &str) -> SqlType {
     let lower = text.trim().to_ascii_lowercase();
     let (head, args, rest) = split_type(&lower);
-    let unsigned = rest.split_whitespace().any(|w| w == "unsigned" || w == "zerofill");
+    let unsigned = rest
+        .split_whitespace()
+        .any(|w| w == "unsigned" || w == "zerofill");
     let arg = |i: usize| args.get(i).and_then(|a| a.trim().parse::<u32>().ok());
     let head = head.trim();
     let head = head.strip_prefix("national ").unwrap_or(head);
@@ -122,9 +145,15 @@ pub fn parse_sql_type(text: &str) -> SqlType {
         "varbinary" => SqlType::VarBinary,
         "tinyblob" | "blob" | "mediumblob" | "longblob" | "long varbinary" => SqlType::Blob,
         "date" => SqlType::Date,
-        "time" => SqlType::Time { fsp: arg(0).unwrap_or(0) },
-        "datetime" => SqlType::DateTime { fsp: arg(0).unwrap_or(0) },
-        "timestamp" => SqlType::Timestamp { fsp: arg(0).unwrap_or(0) },
+        "time" => SqlType::Time {
+            fsp: arg(0).unwrap_or(0),
+        },
+        "datetime" => SqlType::DateTime {
+            fsp: arg(0).unwrap_or(0),
+        },
+        "timestamp" => SqlType::Timestamp {
+            fsp: arg(0).unwrap_or(0),
+        },
         "year" => SqlType::Year,
         "json" => SqlType::Json,
         "enum" => SqlType::Enum(args),
@@ -150,7 +179,11 @@ fn split_type(text: &str) -> (String, Vec<String>, String) {
             head.push(*w);
             words.next();
         }
-        return (head.join(" "), Vec::new(), words.collect::<Vec<_>>().join(" "));
+        return (
+            head.join(" "),
+            Vec::new(),
+            words.collect::<Vec<_>>().join(" "),
+        );
     };
     let head = text[..open].trim().to_string();
     let bytes = text.as_bytes();
@@ -181,7 +214,11 @@ fn split_type(text: &str) -> (String, Vec<String>, String) {
             quoted = true;
             was_quoted = true;
         } else if c == ',' || c == ')' {
-            args.push(if was_quoted { cur.clone() } else { cur.trim().to_string() });
+            args.push(if was_quoted {
+                cur.clone()
+            } else {
+                cur.trim().to_string()
+            });
             cur.clear();
             was_quoted = false;
             if c == ')' {
@@ -213,7 +250,11 @@ mod tests {
             ("varchar(100)", "CHARACTER VARYING(100)"),
         ];
         for (catalog, ddl) in pairs {
-            assert_eq!(parse_sql_type(catalog), parse_sql_type(ddl), "{catalog} vs {ddl}");
+            assert_eq!(
+                parse_sql_type(catalog),
+                parse_sql_type(ddl),
+                "{catalog} vs {ddl}"
+            );
         }
     }
 
@@ -221,13 +262,24 @@ mod tests {
     fn parses_arguments_and_modifiers() {
         assert_eq!(parse_sql_type("bit(10)"), SqlType::Bit(10));
         assert_eq!(parse_sql_type("binary(16)"), SqlType::Binary(16));
-        assert_eq!(parse_sql_type("timestamp(6)"), SqlType::Timestamp { fsp: 6 });
-        assert_eq!(parse_sql_type("int unsigned"), SqlType::Int { unsigned: true });
+        assert_eq!(
+            parse_sql_type("timestamp(6)"),
+            SqlType::Timestamp { fsp: 6 }
+        );
+        assert_eq!(
+            parse_sql_type("int unsigned"),
+            SqlType::Int { unsigned: true }
+        );
         assert_eq!(
             parse_sql_type("set('a','b,c')"),
             SqlType::Set(vec!["a".into(), "b,c".into()])
         );
-        assert_eq!(parse_sql_type("float(30)"), SqlType::Float { precision: Some(30) });
+        assert_eq!(
+            parse_sql_type("float(30)"),
+            SqlType::Float {
+                precision: Some(30)
+            }
+        );
         assert_eq!(parse_sql_type("float(7,2)"), SqlType::Double);
         assert_eq!(parse_sql_type("vector(3)"), SqlType::Other("vector".into()));
     }

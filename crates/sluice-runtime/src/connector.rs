@@ -23,9 +23,7 @@ pub enum ConnectorError {
     Json { path: String, message: String },
     #[error("connector {name}: {message}")]
     Invalid { name: String, message: String },
-    #[error(
-        "connector {name}: unknown connector.class {class:?}; sluice provides: {known}"
-    )]
+    #[error("connector {name}: unknown connector.class {class:?}; sluice provides: {known}")]
     UnknownClass {
         name: String,
         class: String,
@@ -47,8 +45,14 @@ pub enum SourceKind {
 
 /// Class names (and short aliases) sluice accepts, per implementation.
 const SOURCE_CLASSES: &[(&str, SourceKind)] = &[
-    ("io.debezium.connector.mysql.MySqlConnector", SourceKind::MySql),
-    ("io.debezium.connector.mariadb.MariaDbConnector", SourceKind::MySql),
+    (
+        "io.debezium.connector.mysql.MySqlConnector",
+        SourceKind::MySql,
+    ),
+    (
+        "io.debezium.connector.mariadb.MariaDbConnector",
+        SourceKind::MySql,
+    ),
     ("MySqlConnector", SourceKind::MySql),
     ("MariaDbConnector", SourceKind::MySql),
     ("mysql", SourceKind::MySql),
@@ -93,23 +97,30 @@ impl ConnectorConfig {
     }
 
     pub fn from_json_text(text: &str, origin: &str) -> Result<ConnectorConfig, ConnectorError> {
-        let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| ConnectorError::Json {
-            path: origin.to_string(),
-            message: e.to_string(),
-        })?;
+        let doc: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ConnectorError::Json {
+                path: origin.to_string(),
+                message: e.to_string(),
+            })?;
         let top = doc.as_object().ok_or_else(|| ConnectorError::Json {
             path: origin.to_string(),
             message: "expected a JSON object like {\"name\": ..., \"config\": {...}}".into(),
         })?;
         let (name, config) = match top.get("config") {
-            Some(serde_json::Value::Object(c)) => (top.get("name").and_then(|n| n.as_str()).map(str::to_string), c),
+            Some(serde_json::Value::Object(c)) => (
+                top.get("name").and_then(|n| n.as_str()).map(str::to_string),
+                c,
+            ),
             Some(_) => {
                 return Err(ConnectorError::Json {
                     path: origin.to_string(),
                     message: "\"config\" must be a JSON object".into(),
                 })
             }
-            None => (top.get("name").and_then(|n| n.as_str()).map(str::to_string), top),
+            None => (
+                top.get("name").and_then(|n| n.as_str()).map(str::to_string),
+                top,
+            ),
         };
         let mut props = BTreeMap::new();
         for (k, v) in config {
@@ -121,7 +132,9 @@ impl ConnectorConfig {
                 other => {
                     return Err(ConnectorError::Invalid {
                         name: name.clone().unwrap_or_default(),
-                        message: format!("property {k} must be a string, number or boolean, got {other}"),
+                        message: format!(
+                            "property {k} must be a string, number or boolean, got {other}"
+                        ),
                     })
                 }
             };
@@ -134,10 +147,18 @@ impl ConnectorConfig {
                 name: origin.to_string(),
                 message: "the connector has no \"name\"".into(),
             })?;
-        let class = props.get("connector.class").cloned().ok_or_else(|| ConnectorError::Invalid {
-            name: name.clone(),
-            message: "connector.class is required (e.g. io.debezium.connector.mysql.MySqlConnector)".into(),
-        })?;
+        let class =
+            props
+                .get("connector.class")
+                .cloned()
+                .ok_or_else(|| {
+                    ConnectorError::Invalid {
+                name: name.clone(),
+                message:
+                    "connector.class is required (e.g. io.debezium.connector.mysql.MySqlConnector)"
+                        .into(),
+            }
+                })?;
         let kind = SOURCE_CLASSES
             .iter()
             .find(|(c, _)| c.eq_ignore_ascii_case(class.trim()))
@@ -145,9 +166,19 @@ impl ConnectorConfig {
             .ok_or_else(|| ConnectorError::UnknownClass {
                 name: name.clone(),
                 class: class.clone(),
-                known: SOURCE_CLASSES.iter().map(|(c, _)| *c).filter(|c| c.contains('.')).collect::<Vec<_>>().join(", "),
+                known: SOURCE_CLASSES
+                    .iter()
+                    .map(|(c, _)| *c)
+                    .filter(|c| c.contains('.'))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })?;
-        Ok(ConnectorConfig { name, class, kind, props })
+        Ok(ConnectorConfig {
+            name,
+            class,
+            kind,
+            props,
+        })
     }
 
     /// Warns once per property that nothing in sluice reads, so a typo or an unsupported
@@ -194,7 +225,9 @@ mod tests {
 
     #[test]
     fn clear_errors_for_bad_documents() {
-        let e = ConnectorConfig::from_json_text("{\"name\": \"x\", ", "c.json").unwrap_err().to_string();
+        let e = ConnectorConfig::from_json_text("{\"name\": \"x\", ", "c.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("c.json") && e.contains("not valid JSON"), "{e}");
         let e = ConnectorConfig::from_json_text(
             r#"{"name":"x","config":{"connector.class":"io.debezium.connector.oracle.OracleConnector"}}"#,
@@ -202,8 +235,13 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("unknown connector.class") && e.contains("MySqlConnector"), "{e}");
-        let e = ConnectorConfig::from_json_text(r#"{"config":{}}"#, "c.json").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown connector.class") && e.contains("MySqlConnector"),
+            "{e}"
+        );
+        let e = ConnectorConfig::from_json_text(r#"{"config":{}}"#, "c.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no \"name\""), "{e}");
     }
 
@@ -214,6 +252,9 @@ mod tests {
             "t",
         )
         .unwrap();
-        assert_eq!(c.warn_unknown(&["topic.prefix"]), vec!["database.hostnme".to_string()]);
+        assert_eq!(
+            c.warn_unknown(&["topic.prefix"]),
+            vec!["database.hostnme".to_string()]
+        );
     }
 }

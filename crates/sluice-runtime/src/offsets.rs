@@ -22,16 +22,27 @@ impl FileOffsetStore {
         let p = path.display().to_string();
         let mut entries = Vec::new();
         if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|source| OffsetStoreError::Io { path: p.clone(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| OffsetStoreError::Io {
+                path: p.clone(),
+                source,
+            })?;
             let doc: Json = serde_json::from_str(&text).map_err(|e| OffsetStoreError::Corrupt {
                 path: p.clone(),
                 reason: e.to_string(),
             })?;
-            for item in doc.get("offsets").and_then(Json::as_array).into_iter().flatten() {
-                let key = item.get("key").and_then(OffsetKey::from_json).ok_or_else(|| OffsetStoreError::Corrupt {
-                    path: p.clone(),
-                    reason: format!("bad offset key in {item}"),
-                })?;
+            for item in doc
+                .get("offsets")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let key = item
+                    .get("key")
+                    .and_then(OffsetKey::from_json)
+                    .ok_or_else(|| OffsetStoreError::Corrupt {
+                        path: p.clone(),
+                        reason: format!("bad offset key in {item}"),
+                    })?;
                 entries.push((key, item.get("value").cloned().unwrap_or(Json::Null)));
             }
         }
@@ -47,17 +58,29 @@ impl FileOffsetStore {
 
     fn write(&self) -> Result<(), OffsetStoreError> {
         let p = self.path.display().to_string();
-        let io = |source| OffsetStoreError::Io { path: p.clone(), source };
+        let io = |source| OffsetStoreError::Io {
+            path: p.clone(),
+            source,
+        };
         let doc = json!({
             "offsets": self.entries.iter().map(|(k, v)| json!({"key": k.to_json(), "value": v})).collect::<Vec<_>>()
         });
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let tmp = self.path.with_extension("tmp");
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes()).map_err(io)?;
+            f.write_all(
+                serde_json::to_string_pretty(&doc)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            )
+            .map_err(io)?;
             f.write_all(b"\n").map_err(io)?;
             f.sync_all().map_err(io)?;
         }
@@ -80,7 +103,11 @@ impl FileOffsetStore {
 
 impl OffsetStore for FileOffsetStore {
     fn load(&self, key: &OffsetKey) -> Result<Option<Json>, OffsetStoreError> {
-        Ok(self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+        Ok(self
+            .entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone()))
     }
 
     fn commit(&mut self, key: &OffsetKey, position: &Position) -> Result<(), OffsetStoreError> {
@@ -97,9 +124,21 @@ mod tests {
     fn commits_survive_reopen_and_keep_other_connectors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("offsets.json");
-        let a = OffsetKey { connector: "a".into(), server: "p".into() };
-        let b = OffsetKey { connector: "b".into(), server: "q".into() };
-        let pos = |n| Position::Binlog(BinlogPosition { file: "bin.000001".into(), pos: n, ..Default::default() });
+        let a = OffsetKey {
+            connector: "a".into(),
+            server: "p".into(),
+        };
+        let b = OffsetKey {
+            connector: "b".into(),
+            server: "q".into(),
+        };
+        let pos = |n| {
+            Position::Binlog(BinlogPosition {
+                file: "bin.000001".into(),
+                pos: n,
+                ..Default::default()
+            })
+        };
         let mut s = FileOffsetStore::open(&path).unwrap();
         s.commit(&a, &pos(100)).unwrap();
         s.commit(&b, &pos(7)).unwrap();

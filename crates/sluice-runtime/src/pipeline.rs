@@ -79,14 +79,19 @@ where
     let thread = std::thread::Builder::new()
         .name(format!("source-{}", key.connector))
         .spawn(move || {
-            let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt.block_on(async move {
                     tokio::select! {
                         r = source(tx) => Some(r),
                         _ = stop_rx => None,
                     }
                 }),
-                Err(e) => Some(Err(MySqlError::Stream(format!("cannot start the source runtime: {e}")))),
+                Err(e) => Some(Err(MySqlError::Stream(format!(
+                    "cannot start the source runtime: {e}"
+                )))),
             };
             let _ = done_tx.send(result);
         })
@@ -120,7 +125,9 @@ where
         }
         deliver(group, &sink, store, key, &mut stats).await?;
     }
-    let outcome = done_rx.await.map_err(|_| PipelineError::Task("source thread panicked".into()))?;
+    let outcome = done_rx
+        .await
+        .map_err(|_| PipelineError::Task("source thread panicked".into()))?;
     let _ = thread.join();
     if let Some(result) = outcome {
         result?;

@@ -86,7 +86,10 @@ impl FileSink {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         Ok(FileSink {
             format,
             file,
@@ -159,11 +162,20 @@ mod tests {
     use std::sync::Arc;
 
     fn event(v: Option<i64>) -> ChangeEvent {
-        let s = SchemaBuilder::structure().name("k").field("id", SchemaBuilder::int64().build()).build();
+        let s = SchemaBuilder::structure()
+            .name("k")
+            .field("id", SchemaBuilder::int64().build())
+            .build();
         ChangeEvent {
             topic: Arc::from("p.db.t"),
-            key: Some(Data { schema: Arc::clone(&s), value: Value::Struct(vec![Value::Int64(1)]) }),
-            value: v.map(|n| Data { schema: s, value: Value::Struct(vec![Value::Int64(n)]) }),
+            key: Some(Data {
+                schema: Arc::clone(&s),
+                value: Value::Struct(vec![Value::Int64(1)]),
+            }),
+            value: v.map(|n| Data {
+                schema: s,
+                value: Value::Struct(vec![Value::Int64(n)]),
+            }),
             headers: vec![],
             position: Position::Binlog(Default::default()),
         }
@@ -173,7 +185,10 @@ mod tests {
     async fn file_sink_writes_connect_json_lines_including_tombstones() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let plain = JsonConverterConfig { schemas_enable: false, ..Default::default() };
+        let plain = JsonConverterConfig {
+            schemas_enable: false,
+            ..Default::default()
+        };
         let mut sink = FileSink::open(&path, LineFormat::new(plain, plain)).unwrap();
         sink.write(&[event(Some(5)), event(None)]).await.unwrap();
         sink.flush().await.unwrap();

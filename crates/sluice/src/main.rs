@@ -19,7 +19,11 @@ use tokio::sync::{watch, Mutex};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Change data capture, Debezium-compatible, in one binary")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Change data capture, Debezium-compatible, in one binary"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -58,7 +62,10 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -88,7 +95,9 @@ fn main() {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -121,14 +130,22 @@ fn prepare(path: &Path, data_dir: &Path) -> Result<Prepared> {
     let offsets = config
         .get("offset.storage.file.filename")
         .map(PathBuf::from)
-        .unwrap_or_else(|| data_dir.join("offsets").join(format!("{}.json", config.name)));
-    let history = mysql
-        .history_file
-        .clone()
-        .unwrap_or_else(|| data_dir.join("history").join(format!("{}.jsonl", config.name)));
+        .unwrap_or_else(|| {
+            data_dir
+                .join("offsets")
+                .join(format!("{}.json", config.name))
+        });
+    let history = mysql.history_file.clone().unwrap_or_else(|| {
+        data_dir
+            .join("history")
+            .join(format!("{}.jsonl", config.name))
+    });
     let number = |k: &str, default: usize| -> Result<usize> {
         match config.get(k) {
-            Some(v) => v.trim().parse().with_context(|| format!("connector {}: {k}={v:?} is not a number", config.name)),
+            Some(v) => v
+                .trim()
+                .parse()
+                .with_context(|| format!("connector {}: {k}={v:?} is not a number", config.name)),
             None => Ok(default),
         }
     };
@@ -173,14 +190,25 @@ fn open_sink(spec: &str, c: &ConnectorConfig) -> Result<Box<dyn Sink>> {
             if path.is_empty() {
                 bail!("--sink file: needs a path, e.g. --sink file:events.jsonl");
             }
-            Box::new(FileSink::open(Path::new(path), format).with_context(|| format!("cannot open sink file {path}"))?)
+            Box::new(
+                FileSink::open(Path::new(path), format)
+                    .with_context(|| format!("cannot open sink file {path}"))?,
+            )
         }
         other => bail!("unknown --sink {other:?}: use stdout, file:PATH or null"),
     })
 }
 
-async fn run(paths: Vec<PathBuf>, sink: &str, exit_when_caught_up: bool, data_dir: &Path) -> Result<()> {
-    let prepared = paths.iter().map(|p| prepare(p, data_dir)).collect::<Result<Vec<_>>>()?;
+async fn run(
+    paths: Vec<PathBuf>,
+    sink: &str,
+    exit_when_caught_up: bool,
+    data_dir: &Path,
+) -> Result<()> {
+    let prepared = paths
+        .iter()
+        .map(|p| prepare(p, data_dir))
+        .collect::<Result<Vec<_>>>()?;
     let mut seen = std::collections::HashSet::new();
     for p in &prepared {
         if !seen.insert(p.offsets.clone()) {

@@ -7,14 +7,23 @@ use serde_json::json;
 
 fn fails_with(work: &Work, doc: &serde_json::Value, expected: &[&str]) {
     let conn = work.write_connector("bad.json", doc);
-    let out = work.command(&conn, "out.jsonl", &["--exit-when-caught-up"]).output().unwrap();
+    let out = work
+        .command(&conn, "out.jsonl", &["--exit-when-caught-up"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success: {err}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {err}"
+    );
     for e in expected {
         assert!(err.contains(e), "stderr lacks {e:?}:\n{err}");
     }
     let name = doc["name"].as_str().unwrap_or("");
-    assert!(work.offsets(name).is_none(), "no offset may be written on failure");
+    assert!(
+        work.offsets(name).is_none(),
+        "no offset may be written on failure"
+    );
     assert!(work.lines("out.jsonl").is_empty());
 }
 
@@ -26,12 +35,18 @@ fn configuration_errors_are_reported_before_connecting() {
     let out = work.command(&p, "out.jsonl", &[]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("broken.json") && err.contains("not valid JSON"), "{err}");
+    assert!(
+        err.contains("broken.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
 
     fails_with(
         &work,
         &json!({"name": "o", "config": {"connector.class": "io.debezium.connector.oracle.OracleConnector"}}),
-        &["unknown connector.class", "io.debezium.connector.mysql.MySqlConnector"],
+        &[
+            "unknown connector.class",
+            "io.debezium.connector.mysql.MySqlConnector",
+        ],
     );
     fails_with(
         &work,
@@ -78,25 +93,47 @@ fn server_problems_name_the_fix() {
     std::fs::create_dir_all(&offsets).unwrap();
     let stale = json!({"offsets": [{"key": ["purged", {"server": "test"}], "value": {"file": "mysql-bin.000099", "pos": 4}}]});
     std::fs::write(offsets.join("purged.json"), stale.to_string()).unwrap();
-    let out = work.command(&conn, "out.jsonl", &["--exit-when-caught-up"]).output().unwrap();
+    let out = work
+        .command(&conn, "out.jsonl", &["--exit-when-caught-up"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("purged") && err.contains("expire_logs_days"), "{err}");
-    let after: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(offsets.join("purged.json")).unwrap()).unwrap();
+    assert!(
+        err.contains("purged") && err.contains("expire_logs_days"),
+        "{err}"
+    );
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(offsets.join("purged.json")).unwrap())
+            .unwrap();
     assert_eq!(after, stale, "offsets unchanged");
 
     db.sql("SET GLOBAL binlog_format = 'STATEMENT'");
-    fails_with(&work, &db.connector("stmt", &[]), &["binlog_format is STATEMENT", "ROW"]);
+    fails_with(
+        &work,
+        &db.connector("stmt", &[]),
+        &["binlog_format is STATEMENT", "ROW"],
+    );
     db.sql("SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'MINIMAL'");
-    fails_with(&work, &db.connector("minimal", &[]), &["binlog_row_image is MINIMAL", "FULL"]);
+    fails_with(
+        &work,
+        &db.connector("minimal", &[]),
+        &["binlog_row_image is MINIMAL", "FULL"],
+    );
 }
 
 #[test]
 fn unknown_properties_are_warned_about() {
     let db = Maria::start();
     let work = Work::new();
-    let conn = work.write_connector("c.json", &db.connector("w", &[("database.hostnme", "typo")]));
+    let conn = work.write_connector(
+        "c.json",
+        &db.connector("w", &[("database.hostnme", "typo")]),
+    );
     let out = work.catch_up(&conn, "out.jsonl");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("database.hostnme") && err.contains("not supported"), "{err}");
+    assert!(
+        err.contains("database.hostnme") && err.contains("not supported"),
+        "{err}"
+    );
 }

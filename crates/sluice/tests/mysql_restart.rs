@@ -29,7 +29,11 @@ fn writer(db: &Maria) -> std::thread::JoinHandle<()> {
             .args(["-e", &s])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     })
 }
 
@@ -50,9 +54,18 @@ fn interrupted_run(signal: &str) -> (BTreeMap<i64, usize>, usize) {
     work.catch_up(&conn, "first.jsonl");
     let mut child = work.spawn(&conn, "first.jsonl");
     let w = writer(&db);
-    let mid = wait_until(Duration::from_secs(60), || work.lines("first.jsonl").len() >= (ROWS / 3) as usize);
-    assert!(mid, "sluice did not stream: {}", std::fs::read_to_string(work.path("first.jsonl.log")).unwrap_or_default());
-    Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    let mid = wait_until(Duration::from_secs(60), || {
+        work.lines("first.jsonl").len() >= (ROWS / 3) as usize
+    });
+    assert!(
+        mid,
+        "sluice did not stream: {}",
+        std::fs::read_to_string(work.path("first.jsonl.log")).unwrap_or_default()
+    );
+    Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     if signal == "-TERM" {
         assert!(status.success(), "clean stop must exit 0");
@@ -70,7 +83,15 @@ fn interrupted_run(signal: &str) -> (BTreeMap<i64, usize>, usize) {
 fn clean_stop_then_restart_delivers_every_row_exactly_once() {
     let (counts, _) = interrupted_run("-TERM");
     assert_eq!(counts.len() as i64, ROWS, "every row delivered");
-    assert!(counts.values().all(|&n| n == 1), "no row repeated: {:?}", counts.iter().filter(|(_, n)| **n > 1).take(5).collect::<Vec<_>>());
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "no row repeated: {:?}",
+        counts
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -88,23 +109,35 @@ fn stop_inside_a_large_transaction_resumes_at_the_next_row() {
     let db = Maria::start();
     db.sql("CREATE DATABASE app; CREATE TABLE app.t (id BIGINT PRIMARY KEY, v VARCHAR(20))");
     let work = Work::new();
-    let plain = [("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")];
+    let plain = [
+        ("key.converter.schemas.enable", "false"),
+        ("value.converter.schemas.enable", "false"),
+    ];
     let conn = work.write_connector("c.json", &db.connector("big", &plain));
     work.catch_up(&conn, "first.jsonl");
-    db.sql(&format!("USE app; INSERT INTO t SELECT seq, 'x' FROM seq_1_to_{BIG}"));
+    db.sql(&format!(
+        "USE app; INSERT INTO t SELECT seq, 'x' FROM seq_1_to_{BIG}"
+    ));
     let mut child = work.spawn(&conn, "first.jsonl");
     let started = wait_until(Duration::from_secs(60), || {
-        std::fs::metadata(work.path("first.jsonl")).map(|m| m.len() > 2_000_000).unwrap_or(false)
+        std::fs::metadata(work.path("first.jsonl"))
+            .map(|m| m.len() > 2_000_000)
+            .unwrap_or(false)
     });
     assert!(started);
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let offsets = work.offsets("big").unwrap();
     let first = work.lines("first.jsonl").len();
     let value = &offsets["offsets"][0]["value"];
     if (first as i64) < BIG {
-        assert!(value["event"].as_u64().unwrap_or(0) > 0 || value["row"].as_u64().unwrap_or(0) > 0,
-            "stopped mid-transaction, so the offset points inside it: {value}");
+        assert!(
+            value["event"].as_u64().unwrap_or(0) > 0 || value["row"].as_u64().unwrap_or(0) > 0,
+            "stopped mid-transaction, so the offset points inside it: {value}"
+        );
     }
     work.catch_up(&conn, "second.jsonl");
     let mut all = work.lines("first.jsonl");

@@ -10,7 +10,10 @@ fn setup(db: &Maria, ddl: &str) -> (Work, std::path::PathBuf) {
     db.sql("CREATE DATABASE app");
     db.sql(&format!("USE app; {ddl}"));
     let work = Work::new();
-    let conn = work.write_connector("c.json", &db.connector("app", &[("table.include.list", "app.t")]));
+    let conn = work.write_connector(
+        "c.json",
+        &db.connector("app", &[("table.include.list", "app.t")]),
+    );
     work.catch_up(&conn, "out.jsonl");
     (work, conn)
 }
@@ -25,10 +28,20 @@ fn insert_update_delete_in_order_with_tombstones() {
     work.catch_up(&conn, "out.jsonl");
     let lines = work.lines("out.jsonl");
     let got: Vec<(String, i64)> = ops(&lines);
-    let want: Vec<(String, i64)> = [("c", 1), ("c", 2), ("c", 3), ("u", 2), ("d", 3), ("c", 4), ("u", 1), ("u", 2), ("u", 4)]
-        .iter()
-        .map(|(o, i)| (o.to_string(), *i))
-        .collect();
+    let want: Vec<(String, i64)> = [
+        ("c", 1),
+        ("c", 2),
+        ("c", 3),
+        ("u", 2),
+        ("d", 3),
+        ("c", 4),
+        ("u", 1),
+        ("u", 2),
+        ("u", 4),
+    ]
+    .iter()
+    .map(|(o, i)| (o.to_string(), *i))
+    .collect();
     assert_eq!(got, want);
     let tombstones: Vec<&Value> = lines.iter().filter(|l| l["value"].is_null()).collect();
     assert_eq!(tombstones.len(), 1);
@@ -37,11 +50,17 @@ fn insert_update_delete_in_order_with_tombstones() {
     assert_eq!(payload(upd)["before"]["v"], "b");
     assert_eq!(payload(upd)["after"]["v"], "bb");
     // rows of one statement: same pos, increasing row index
-    let rows: Vec<i64> = lines[..3].iter().map(|l| payload(l)["source"]["row"].as_i64().unwrap()).collect();
+    let rows: Vec<i64> = lines[..3]
+        .iter()
+        .map(|l| payload(l)["source"]["row"].as_i64().unwrap())
+        .collect();
     assert_eq!(rows, [0, 1, 2]);
     let offsets = work.offsets("app").unwrap();
     let value = &offsets["offsets"][0]["value"];
-    assert_eq!(offsets["offsets"][0]["key"], serde_json::json!(["app", {"server": "test"}]));
+    assert_eq!(
+        offsets["offsets"][0]["key"],
+        serde_json::json!(["app", {"server": "test"}])
+    );
     assert!(value["file"].as_str().unwrap().starts_with("mysql-bin."));
     assert!(value["gtids"].as_str().unwrap().starts_with("0-1-"));
 }
@@ -53,7 +72,10 @@ fn primary_key_change_is_delete_then_create() {
     db.sql("USE app; INSERT INTO t VALUES (1, 10); UPDATE t SET id = 7 WHERE id = 1;");
     work.catch_up(&conn, "out.jsonl");
     let lines = work.lines("out.jsonl");
-    assert_eq!(ops(&lines), vec![("c".into(), 1), ("d".into(), 1), ("c".into(), 7)]);
+    assert_eq!(
+        ops(&lines),
+        vec![("c".into(), 1), ("d".into(), 1), ("c".into(), 7)]
+    );
     assert!(lines[2]["value"].is_null(), "tombstone for the old key");
 }
 
@@ -65,23 +87,41 @@ fn rotation_and_a_20_mib_row() {
             INSERT INTO t VALUES (2, REPEAT('x', 20*1024*1024)); FLUSH BINARY LOGS; INSERT INTO t VALUES (3, 'z');");
     work.catch_up(&conn, "out.jsonl");
     let lines = work.lines("out.jsonl");
-    assert_eq!(ops(&lines), vec![("c".into(), 1), ("c".into(), 2), ("c".into(), 3)]);
+    assert_eq!(
+        ops(&lines),
+        vec![("c".into(), 1), ("c".into(), 2), ("c".into(), 3)]
+    );
     let big = payload(&lines[1])["after"]["v"].as_str().unwrap();
     assert_eq!(big.len(), 20 * 1024 * 1024);
-    let files: Vec<&str> = lines.iter().map(|l| payload(l)["source"]["file"].as_str().unwrap()).collect();
-    assert_eq!(files, ["mysql-bin.000001", "mysql-bin.000002", "mysql-bin.000003"]);
+    let files: Vec<&str> = lines
+        .iter()
+        .map(|l| payload(l)["source"]["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["mysql-bin.000001", "mysql-bin.000002", "mysql-bin.000003"]
+    );
 }
 
 #[test]
 fn filters_choose_tables_and_columns() {
     let db = Maria::start();
-    db.sql("CREATE DATABASE app; CREATE DATABASE other;
+    db.sql(
+        "CREATE DATABASE app; CREATE DATABASE other;
             CREATE TABLE app.t (id INT PRIMARY KEY, secret VARCHAR(10), v INT);
-            CREATE TABLE app.u (id INT PRIMARY KEY); CREATE TABLE other.t (id INT PRIMARY KEY);");
+            CREATE TABLE app.u (id INT PRIMARY KEY); CREATE TABLE other.t (id INT PRIMARY KEY);",
+    );
     let work = Work::new();
     let conn = work.write_connector(
         "c.json",
-        &db.connector("f", &[("database.include.list", "app"), ("table.exclude.list", "app.u"), ("column.exclude.list", "app.t.secret")]),
+        &db.connector(
+            "f",
+            &[
+                ("database.include.list", "app"),
+                ("table.exclude.list", "app.u"),
+                ("column.exclude.list", "app.t.secret"),
+            ],
+        ),
     );
     work.catch_up(&conn, "out.jsonl");
     db.sql("INSERT INTO app.t VALUES (1,'pw',5); INSERT INTO app.u VALUES (1); INSERT INTO other.t VALUES (1);");
@@ -98,13 +138,21 @@ fn alter_mid_stream_and_restart_at_an_old_offset_uses_the_old_schema() {
     let db = Maria::start();
     let (work, conn) = setup(&db, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10))");
     let old_offsets = std::fs::read(work.path("data/offsets/app.json")).unwrap();
-    db.sql("USE app; INSERT INTO t VALUES (1, 'old');
+    db.sql(
+        "USE app; INSERT INTO t VALUES (1, 'old');
             ALTER TABLE t ADD COLUMN b INT NOT NULL DEFAULT 7 AFTER id;
-            INSERT INTO t (id, a, b) VALUES (2, 'new', 8);");
+            INSERT INTO t (id, a, b) VALUES (2, 'new', 8);",
+    );
     work.catch_up(&conn, "out.jsonl");
     let lines = work.lines("out.jsonl");
-    assert_eq!(payload(&lines[0])["after"], serde_json::json!({"id": 1, "a": "old"}));
-    assert_eq!(payload(&lines[1])["after"], serde_json::json!({"id": 2, "b": 8, "a": "new"}));
+    assert_eq!(
+        payload(&lines[0])["after"],
+        serde_json::json!({"id": 1, "a": "old"})
+    );
+    assert_eq!(
+        payload(&lines[1])["after"],
+        serde_json::json!({"id": 2, "b": 8, "a": "new"})
+    );
 
     // Rewind to the offset from before the ALTER: row 1 must still decode with two columns.
     std::fs::write(work.path("data/offsets/app.json"), old_offsets).unwrap();
@@ -113,7 +161,12 @@ fn alter_mid_stream_and_restart_at_an_old_offset_uses_the_old_schema() {
     assert_eq!(replay.len(), 2);
     assert_eq!(payload(&replay[0])["after"], payload(&lines[0])["after"]);
     assert_eq!(payload(&replay[1])["after"], payload(&lines[1])["after"]);
-    let fields = |l: &Value| l["value"]["schema"]["fields"][1]["fields"].as_array().unwrap().len();
+    let fields = |l: &Value| {
+        l["value"]["schema"]["fields"][1]["fields"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
     assert_eq!((fields(&replay[0]), fields(&replay[1])), (2, 3));
 }
 
@@ -127,7 +180,10 @@ fn include_query_on_mariadb_warns_that_the_statement_is_unavailable() {
     db.sql("INSERT INTO app.t VALUES (42)");
     let out = work.catch_up(&conn, "out.jsonl");
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("include.query=true has no effect on MariaDB"), "{log}");
+    assert!(
+        log.contains("include.query=true has no effect on MariaDB"),
+        "{log}"
+    );
     let lines = work.lines("out.jsonl");
     assert!(payload(&lines[0])["source"]["query"].is_null());
 }

@@ -21,7 +21,10 @@ fn stream_type_matrix(db: &Maria, extra: &[(&str, &str)]) -> Vec<Value> {
     db.sql("CREATE DATABASE testdb");
     db.sql(&format!("USE testdb; {}", fixture("types.sql")));
     let work = Work::new();
-    let mut props = vec![("topic.prefix", "bench"), ("table.include.list", "testdb.types")];
+    let mut props = vec![
+        ("topic.prefix", "bench"),
+        ("table.include.list", "testdb.types"),
+    ];
     props.extend_from_slice(extra);
     let conn = work.write_connector("c.json", &db.connector("types", &props));
     work.catch_up(&conn, "out.jsonl"); // records the start offset
@@ -42,7 +45,12 @@ fn assert_matches_debezium(lines: &[Value]) {
         assert_eq!(schema["version"], 2);
         let fields = schema["fields"].as_array().unwrap();
         let want_after = &want["value_schema_after"];
-        for (got, exp) in fields[1]["fields"].as_array().unwrap().iter().zip(want_after["fields"].as_array().unwrap()) {
+        for (got, exp) in fields[1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(want_after["fields"].as_array().unwrap())
+        {
             assert_eq!(got, exp, "schema of field {}", exp["field"]);
         }
         assert_eq!(fields[1], *want_after, "after schema");
@@ -73,7 +81,10 @@ fn every_type_matches_debezium_without_schemas() {
     let db = Maria::start();
     let lines = stream_type_matrix(
         &db,
-        &[("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")],
+        &[
+            ("key.converter.schemas.enable", "false"),
+            ("value.converter.schemas.enable", "false"),
+        ],
     );
     let g = golden();
     for (line, want) in lines.iter().zip(g["rows"].as_array().unwrap()) {
@@ -105,16 +116,27 @@ fn handling_modes_change_types_as_debezium_documents() {
     let p = payload(&lines[0]);
     let a = &p["after"];
     assert_eq!(a["c_decimal"], "-12345678.91");
-    assert_eq!(a["c_decimal_big"], "-12345678901234567890123456789012345.123456789012345678901234567890");
+    assert_eq!(
+        a["c_decimal_big"],
+        "-12345678901234567890123456789012345.123456789012345678901234567890"
+    );
     // 18446744073709551615 as Connect Decimal(20,0): BigInteger bytes 00 ff×8
     assert_eq!(a["c_bigint_u"], "AP//////////");
     assert_eq!(a["c_binary"], "AQIDBAUGBwgJCgsMDQ4PAA==");
     assert_eq!(a["c_datetime6"], -1, "connect mode: milliseconds, floor");
     assert_eq!(a["c_time6"], 45296789);
-    let fields = lines[0]["value"]["schema"]["fields"][1]["fields"].as_array().unwrap();
+    let fields = lines[0]["value"]["schema"]["fields"][1]["fields"]
+        .as_array()
+        .unwrap();
     let f = |n: &str| fields.iter().find(|f| f["field"] == n).unwrap().clone();
-    assert_eq!(f("c_datetime6")["name"], "org.apache.kafka.connect.data.Timestamp");
+    assert_eq!(
+        f("c_datetime6")["name"],
+        "org.apache.kafka.connect.data.Timestamp"
+    );
     assert_eq!(f("c_date")["name"], "org.apache.kafka.connect.data.Date");
-    assert_eq!(f("c_bigint_u")["parameters"]["connect.decimal.precision"], "20");
+    assert_eq!(
+        f("c_bigint_u")["parameters"]["connect.decimal.precision"],
+        "20"
+    );
     assert_eq!(f("c_binary")["type"], "string");
 }

@@ -9,11 +9,18 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A private MariaDB with binlog (ROW, FULL), stopped when dropped.
@@ -28,7 +35,10 @@ impl Maria {
     }
 
     pub fn start_with(extra: &[&str]) -> Maria {
-        let dir = tempfile::Builder::new().prefix("sluice-my-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-my-")
+            .tempdir()
+            .unwrap();
         let port = free_port();
         let out = Command::new(repo_root().join("scripts/mariadb.sh"))
             .arg("start")
@@ -37,7 +47,11 @@ impl Maria {
             .args(extra)
             .output()
             .unwrap();
-        assert!(out.status.success(), "MariaDB did not start: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "MariaDB did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Maria { dir, port }
     }
 
@@ -56,7 +70,8 @@ impl Maria {
     }
 
     pub fn sql(&self, sql: &str) -> String {
-        self.try_sql(sql).unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
+        self.try_sql(sql)
+            .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
     }
 
     /// A Debezium MySQL connector document for this server.
@@ -96,7 +111,10 @@ pub struct Work {
 impl Work {
     pub fn new() -> Work {
         Work {
-            dir: tempfile::Builder::new().prefix("sluice-run-").tempdir().unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("sluice-run-")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -151,8 +169,13 @@ impl Work {
     }
 
     pub fn offsets(&self, connector_name: &str) -> Option<Value> {
-        let p = self.path("data").join("offsets").join(format!("{connector_name}.json"));
-        std::fs::read_to_string(p).ok().map(|t| serde_json::from_str(&t).unwrap())
+        let p = self
+            .path("data")
+            .join("offsets")
+            .join(format!("{connector_name}.json"));
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|t| serde_json::from_str(&t).unwrap())
     }
 }
 
@@ -196,8 +219,15 @@ pub fn ops(lines: &[Value]) -> Vec<(String, i64)> {
         .filter(|l| !l["value"].is_null())
         .map(|l| {
             let p = payload(l);
-            let row = if p["after"].is_null() { &p["before"] } else { &p["after"] };
-            (p["op"].as_str().unwrap().to_string(), row["id"].as_i64().unwrap())
+            let row = if p["after"].is_null() {
+                &p["before"]
+            } else {
+                &p["after"]
+            };
+            (
+                p["op"].as_str().unwrap().to_string(),
+                row["id"].as_i64().unwrap(),
+            )
         })
         .collect()
 }

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# sluice benchmark: the anchor workload (../shared/anchor/run-anchor.sh) streamed from MariaDB.
+#
+#   bench/run.sh            full measurement (200,000 rows, 3 runs per mode)
+#   bench/run.sh --anchor   also run Debezium 3.6 + python-mysql-replication in the same run
+#                           (../shared/anchor/run-anchor.sh) and print the ratios
+#   bench/run.sh --smoke    CI smoke: 20,000 rows, 1 run, checks the pipeline works end to end
+#
+# Workload: table bench(id bigint pk, name text, amount decimal(12,2), created datetime(6),
+# payload text); rows inserted with INSERT … SELECT in autocommit batches of 10,000.
+# Modes (JSON with schemas, Kafka Connect JsonConverter format, for every event):
+#   catchup-null  rows already in the binlog, sluice reads from before them to the end: decode +
+#                 envelope + serialize throughput, sink discards (no disk I/O)
+#   catchup-file  same, into an fsynced JSON-lines file
+#   live-file     sluice streams first, then the rows are inserted (what the anchor measures);
+#                 seconds = first → last event written, e2e_s = first INSERT → last event
+# Prints one line per run: events, seconds, eps, cpu_s (user+sys of the sluice process),
+# us_per_event (CPU), peak_rss_mb. Servers are private (scripts/mariadb.sh) on 127.0.0.1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROWS=${ROWS:-200000}
+BATCH_ROWS=${BATCH_ROWS:-10000}
+RUNS=${RUNS:-3}
+PORT=${BENCH_PORT:-33390}
+ANCHOR=0; SMOKE=0
+for a in "$@"; do
+  case $a in
+    --anchor) ANCHOR=1 ;;
+    --smoke) SMOKE=1; ROWS=20000; RUNS=1 ;;
+    *) echo "unknown option $a" >&2; exit 2 ;;
+  esac
+done
+SLUICE=${SLUICE:-$ROOT/target/release/sluice}
+[ -x "$SLUICE" ] || (cd "$ROOT" && cargo build --release -p sluice >&2)
+[ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+DB=$WORK/mariadb
+cleanup() { "$ROOT/scripts/mariadb.sh" stop "$DB" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+"$ROOT/scripts/mariadb.sh" start "$DB" "$PORT" --innodb-buffer-pool-size=512M >&2
+sqlc() { "$ROOT/scripts/mariadb.sh" sql "$DB" "$@"; }
+insert_rows() {
+  local s e
+  for ((s = 1; s <= ROWS; s += BATCH_ROWS)); do
+    e=$((s + BATCH_ROWS - 1)); [ "$e" -gt "$ROWS" ] && e=$ROWS
+    echo "INSERT INTO bench SELECT seq, CONCAT('name-',seq), (seq % 100000)/100,
+          TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND, CONCAT(MD5(seq),MD5(seq+1)) FROM seq_${s}_to_${e};"
+  done | sqlc benchdb
+}
+reset_table() {
+  sqlc -e "DROP DATABASE IF EXISTS benchdb; CREATE DATABASE benchdb;
+           CREATE TABLE benchdb.bench(id BIGINT PRIMARY KEY, name TEXT, amount DECIMAL(12,2),
+             created DATETIME(6), payload TEXT) ENGINE=InnoDB; RESET MASTER;"
+}
+connector() { # dir
+  cat > "$1/c.json" <<JSON
+{"name":"bench","config":{"connector.class":"io.debezium.connector.mysql.MySqlConnector",
+ "database.hostname":"127.0.0.1","database.port":"$PORT","database.user":"cdc","database.password":"cdc",
+ "database.server.id":"5499","topic.prefix":"bench","table.include.list":"benchdb.bench",
+ "snapshot.mode":"no_data","include.schema.changes":"false"}}
+JSON
+}
+field() { grep -o "$1=[^ ]*" "$2" | tail -n 1 | cut -d= -f2; }
+report() { # name run events seconds timefile [extra]
+  local name=$1 run=$2 n=$3 secs=$4 t=$5 extra=${6:-}
+  local cpu rss
+  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u+s}' "$t")
+  rss=$(awk -F': ' '/Maximum resident set size/ {printf "%d", $2/1024}' "$t")
+  awk -v name="$name" -v run="$run" -v n="$n" -v s="$secs" -v cpu="$cpu" -v rss="$rss" -v extra="$extra" 'BEGIN {
+    printf "%s run=%d events=%d seconds=%.3f eps=%.0f cpu_s=%s us_per_event=%.2f peak_rss_mb=%d%s\n",
+      name, run, n, s, (s > 0 ? n / s : 0), cpu, (n > 0 ? cpu * 1e6 / n : 0), rss, (extra == "" ? "" : " " extra) }'
+}
+
+# ---- catch-up modes: the same binlog range is read RUNS times per sink
+reset_table
+W=$WORK/catchup; mkdir -p "$W"; connector "$W"
+"$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null
+cp "$W/d/offsets/bench.json" "$W/start.json"
+insert_rows
+for sink in null file; do
+  for ((r = 1; r <= RUNS; r++)); do
+    cp "$W/start.json" "$W/d/offsets/bench.json"; rm -f "$W/out.jsonl"
+    spec=null; [ $sink = file ] && spec=file:$W/out.jsonl
+    /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" --sink "$spec" \
+      --data-dir "$W/d" --exit-when-caught-up 2> "$W/log.json"
+    n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
+    secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+    [ "$n" = "$ROWS" ] || { echo "catchup-$sink: expected $ROWS events, got $n" >&2; exit 1; }
+    if [ $sink = file ]; then
+      lines=$(wc -l < "$W/out.jsonl"); [ "$lines" = "$ROWS" ] || { echo "file has $lines lines" >&2; exit 1; }
+      extra="bytes_per_event=$(( $(stat -c %s "$W/out.jsonl") / ROWS ))"
+    else extra=""; fi
+    report "sluice-mariadb-catchup-$sink" "$r" "$n" "$secs" "$W/time.txt" "$extra"
+  done
+done
+
+# ---- live mode: streaming first, then the inserts (as the anchor measures)
+for ((r = 1; r <= RUNS; r++)); do
+  reset_table
+  W=$WORK/live$r; mkdir -p "$W"; connector "$W"
+  "$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null
+  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" run "$W/c.json" --sink "file:$W/out.jsonl" --data-dir "$W/d" 2>"$W/log" &
+  pid=$!
+  sleep 0.5
+  t0=$(date +%s%3N)
+  insert_rows
+  t1=$(date +%s%3N)
+  first=""; last=""
+  for _ in $(seq 1 1200); do
+    n=$(wc -l < "$W/out.jsonl" 2>/dev/null || echo 0)
+    [ -z "$first" ] && [ "$n" -gt 0 ] && first=$(date +%s%3N)
+    if [ "$n" -ge "$ROWS" ]; then last=$(date +%s%3N); break; fi
+    sleep 0.05
+  done
+  pkill -TERM -P "$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || true
+  [ -n "$last" ] || { echo "live run $r did not deliver $ROWS events" >&2; exit 1; }
+  [ -n "$first" ] || first=$t0
+  secs=$(awk -v a="$first" -v b="$last" 'BEGIN {printf "%.3f", (b-a)/1000}')
+  e2e=$(awk -v a="$t0" -v b="$last" 'BEGIN {printf "%.3f", (b-a)/1000}')
+  ins=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b-a)/1000}')
+  report "sluice-mariadb-live-file" "$r" "$ROWS" "$secs" "$W/time.txt" "e2e_s=$e2e insert_s=$ins"
+done
+
+# ---- the anchor, in the same run
+if [ "$ANCHOR" = 1 ]; then
+  A=$ROOT/../shared/anchor/run-anchor.sh
+  [ -f "$A" ] || { echo "anchor script $A not found" >&2; exit 1; }
+  MEASUREMENTS="debezium-mariadb-stream pyrepl-mariadb-stream" STREAM_ROWS=$ROWS RUNS=$RUNS \
+    bash "$A" 2>"$WORK/anchor.err" | tee "$WORK/anchor.txt" | grep -v '^SUMMARY' || true
+fi
