@@ -73,6 +73,10 @@ report() { # name run events seconds timefile [extra]
       name, run, n, s, (s > 0 ? n / s : 0), cpu, (n > 0 ? cpu * 1e6 / n : 0), rss, (extra == "" ? "" : " " extra) }'
 }
 
+exec 3>&1
+RESULTS=$WORK/results.txt
+exec > >(tee "$RESULTS") # every result line is also kept for the summary
+
 # ---- catch-up modes: the same binlog range is read RUNS times per sink
 reset_table
 W=$WORK/catchup; mkdir -p "$W"; connector "$W"
@@ -131,3 +135,28 @@ if [ "$ANCHOR" = 1 ]; then
   MEASUREMENTS="debezium-mariadb-stream pyrepl-mariadb-stream" STREAM_ROWS=$ROWS RUNS=$RUNS \
     bash "$A" 2>"$WORK/anchor.err" | tee "$WORK/anchor.txt" | grep -v '^SUMMARY' || true
 fi
+
+# ---- summary: medians per measurement, ratios against Debezium when it ran in this invocation
+exec 1>&3
+sleep 0.2
+echo "# summary (medians over runs)"
+awk '$2 ~ /^run=/ {
+       name = $1; n[name]++; if (!(name in seen)) { seen[name] = 1; order[++k] = name }
+       for (i = 2; i <= NF; i++) { split($i, kv, "="); v[name, n[name], kv[1]] = kv[2] } }
+     function med(name, key,   m, i, j, t, x) {
+       m = n[name]; for (i = 1; i <= m; i++) x[i] = v[name, i, key] + 0
+       for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+       return (m % 2) ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2 }
+     END {
+       for (i = 1; i <= k; i++) {
+         name = order[i]
+         printf "SUMMARY %s runs=%d eps=%.0f cpu_s=%.2f us_per_event=%.2f peak_rss_mb=%.0f\n", name, n[name],
+           med(name, "eps"), med(name, "cpu_s"), med(name, "cpu_s") * 1e6 / med(name, "events"), med(name, "peak_rss_mb")
+       }
+       d = "debezium-mariadb-stream"
+       if (d in n) for (i = 1; i <= k; i++) {
+         name = order[i]; if (name !~ /^sluice/) continue
+         printf "RATIO %s vs %s: eps x%.1f, cpu_s /%.1f, peak_rss /%.1f\n", name, d,
+           med(name, "eps") / med(d, "eps"), med(d, "cpu_s") / med(name, "cpu_s"), med(d, "peak_rss_mb") / med(name, "peak_rss_mb")
+       }
+     }' "$RESULTS"

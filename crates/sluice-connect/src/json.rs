@@ -281,17 +281,42 @@ static NEEDS_ESCAPE: [bool; 256] = {
     t
 };
 
+/// True if any byte of `w` is a control character, `"` or `\\` (may report true for a word
+/// without one, never false for a word with one: a false positive only takes the slow path).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q & HIGH;
+    let b = w ^ (ONES * u64::from(b'\\'));
+    let backslash = b.wrapping_sub(ONES) & !b & HIGH;
+    (control | quote | backslash) != 0
+}
+
 /// A JSON string as Jackson escapes it: `"` `\\` and control characters; UTF-8 passes through.
 pub fn write_str(s: &str, out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8) {
+            // eight bytes at a time while none of them needs escaping (the common case)
+            let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            if !word_needs_escape(w) {
+                i += 8;
+                continue;
+            }
+        }
+        let (at, b) = (i, bytes[i]);
+        i += 1;
         if !NEEDS_ESCAPE[b as usize] {
             continue;
         }
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&bytes[start..at]);
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -307,7 +332,7 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
                 out.push(HEX[usize::from(b & 0xf)]);
             }
         }
-        start = i + 1;
+        start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
@@ -389,6 +414,16 @@ mod tests {
                 r#""payload":{"amount":"AQ==","snapshot":"false","t":"a\"b\\c\n\u0001한"}}"#
             )
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaped_strings_read_back_identically(text in "\\PC*|[\\x00-\\x7f]{0,40}") {
+            let mut out = Vec::new();
+            write_str(&text, &mut out);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            proptest::prop_assert_eq!(back, text);
+        }
     }
 
     #[test]

@@ -348,6 +348,9 @@ impl Run<'_> {
                         pending_pos = Some(t.boundary_position());
                     }
                 }
+                if self.caught_up(&t) {
+                    return self.finish(&mut batch, &mut pending_pos).await;
+                }
                 continue;
             }
             if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0
@@ -497,6 +500,10 @@ impl Run<'_> {
                 if resume.as_ref().is_some_and(|r| t.txn_events > r.events) {
                     resume = None;
                 }
+            } else if self.caught_up(&t) {
+                // header events (FORMAT_DESCRIPTION, GTID_LIST, …) can end the range too
+                pending_pos = Some(t.boundary_position());
+                return self.finish(&mut batch, &mut pending_pos).await;
             }
         }
     }

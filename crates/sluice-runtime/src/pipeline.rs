@@ -123,7 +123,15 @@ where
                 Err(_) => break,
             }
         }
-        deliver(group, &sink, store, key, &mut stats).await?;
+        if let Err(e) = deliver(group, &sink, store, key, &mut stats).await {
+            // stop the source thread; nothing past the last commit is acknowledged
+            if let Some(s) = stop_tx.take() {
+                let _ = s.send(());
+            }
+            drop(rx);
+            let _ = thread.join();
+            return Err(e);
+        }
     }
     let outcome = done_rx
         .await

@@ -187,3 +187,23 @@ fn include_query_on_mariadb_warns_that_the_statement_is_unavailable() {
     let lines = work.lines("out.jsonl");
     assert!(payload(&lines[0])["source"]["query"].is_null());
 }
+
+#[test]
+fn exit_when_caught_up_also_ends_after_a_trailing_rotation() {
+    let db = Maria::start();
+    let (work, conn) = setup(&db, "CREATE TABLE t (id INT PRIMARY KEY)");
+    db.sql("USE app; INSERT INTO t VALUES (1); FLUSH BINARY LOGS;");
+    let out = work
+        .command(&conn, "out.jsonl", &["--exit-when-caught-up"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = out;
+    let done = common::wait_until(std::time::Duration::from_secs(20), || matches!(out.try_wait(), Ok(Some(_))));
+    if !done {
+        let _ = out.kill();
+    }
+    assert!(done, "sluice must stop at the binlog end seen at start even when it ends with a rotation");
+    assert_eq!(ops(&work.lines("out.jsonl")), vec![("c".into(), 1)]);
+}

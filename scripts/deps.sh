@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what sluice's demo, tests and benchmarks need, only when it is missing:
+# MariaDB server + client (Debian packages) and GNU time. Safe to run repeatedly.
+set -euo pipefail
+missing=()
+command -v mariadbd >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 && command -v mariadb-admin >/dev/null 2>&1 || missing+=(mariadb-client)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install the Rust toolchain (rustup) first" >&2; exit 1; }
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing packages: ${missing[*]} — run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]}" >&2
+  apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >/dev/null
+fi
