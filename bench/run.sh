@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROWS=${ROWS:-200000}
 BATCH_ROWS=${BATCH_ROWS:-10000}
 RUNS=${RUNS:-3}
-PORT=${BENCH_PORT:-33390}
+PORT=${BENCH_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33390)}
 ANCHOR=0; SMOKE=0
 for a in "$@"; do
   case $a in

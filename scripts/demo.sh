@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 (cd "$ROOT" && cargo build --release -p sluice 2>&1 | tail -n 1) >&2
 SLUICE=$ROOT/target/release/sluice
 DEMO=$(mktemp -d /tmp/sluice-demo.XXXXXX)
-PORT=${DEMO_PORT:-33306}
+PORT=${DEMO_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33306)}
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; "$ROOT/scripts/mariadb.sh" stop "$DEMO/mariadb" >/dev/null 2>&1 || true; rm -rf "$DEMO"; }
 trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }

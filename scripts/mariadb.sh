@@ -4,12 +4,18 @@
 #   scripts/mariadb.sh start DIR PORT [extra mariadbd options…]   # ready when it returns
 #   scripts/mariadb.sh stop DIR
 #   scripts/mariadb.sh sql DIR [mariadb client args…]             # root client on the socket
+#   scripts/mariadb.sh free-port [FIRST]                           # first free loopback port >= FIRST
 #
 # DIR holds the datadir, socket and error log; PORT listens on 127.0.0.1 only. A user
 # cdc/cdc with the grants Debezium documents is created on first start.
 set -euo pipefail
 
 cmd=${1:-}; dir=${2:-}
+if [ "$cmd" = free-port ]; then
+  p=${2:-33306}
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"; exit 0
+fi
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start DIR PORT [opts…] | stop DIR | sql DIR [args…]" >&2; exit 2; }
 sock="$dir/mysqld.sock"
 
