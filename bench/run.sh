@@ -31,7 +31,7 @@ for a in "$@"; do
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
-SLUICE=${SLUICE:-$ROOT/target/release/sluice}
+SLUICE=${SLUICE:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sluice}
 [ -x "$SLUICE" ] || (cd "$ROOT" && cargo build --release -p sluice >&2)
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)

@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$ROOT/scripts/deps.sh"
 (cd "$ROOT" && cargo build --release -p sluice 2>&1 | tail -n 1) >&2
-SLUICE=$ROOT/target/release/sluice
+SLUICE=${CARGO_TARGET_DIR:-$ROOT/target}/release/sluice
 DEMO=$(mktemp -d /tmp/sluice-demo.XXXXXX)
 PORT=${DEMO_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33306)}
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; "$ROOT/scripts/mariadb.sh" stop "$DEMO/mariadb" >/dev/null 2>&1 || true; rm -rf "$DEMO"; }
