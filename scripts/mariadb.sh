@@ -29,13 +29,18 @@ start)
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd); sock="$dir/mysqld.sock"
   if alive; then echo "MariaDB already running in $dir" >&2; exit 0; fi
+  mkdir -p "$dir/tmp"   # private tmpdir: parallel servers must not share temporary tables
+  install() {
+    rm -rf "$dir/data"
+    mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" --tmpdir="$dir/tmp" \
+      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1
+  }
   if [ ! -d "$dir/data/mysql" ]; then
-    mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
-      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
-      || { cat "$dir/install.log" >&2; exit 1; }
+    install || install || { cat "$dir/install.log" >&2; exit 1; }
   fi
   mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
     --socket="$sock" --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" --user="$(id -un)" \
+    --tmpdir="$dir/tmp" \
     --server-id=1 --log-bin=mysql-bin --binlog-format=ROW --binlog-row-image=FULL \
     --binlog-row-metadata=FULL --log-slave-updates --max-allowed-packet=256M \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \

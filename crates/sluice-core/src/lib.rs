@@ -18,7 +18,7 @@ pub mod value;
 
 pub use error::{ErrorClass, Retryable};
 pub use event::{ChangeEvent, Data};
-pub use position::{BinlogPosition, OffsetKey, Position};
+pub use position::{BinlogPosition, OffsetKey, Position, SnapshotProgress};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType};
 pub use traits::{OffsetStore, Sink, SinkError};
 pub use value::Value;

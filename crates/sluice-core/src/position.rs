@@ -34,6 +34,18 @@ pub struct BinlogPosition {
     pub ts_sec: u64,
     /// True while an initial snapshot is in progress.
     pub snapshot: bool,
+    /// While a snapshot is in progress: how far it has durably got.
+    pub snapshot_progress: Option<SnapshotProgress>,
+}
+
+/// Snapshot progress: every row of the tables before `table` (in capture order), and of `table`
+/// up to and including primary key `key`, has been delivered durably. `key` holds SQL literals
+/// of the key columns, in key order. Stored as sluice's extension fields of the offset map
+/// (`snapshot_table`, `snapshot_key`); Debezium ignores them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotProgress {
+    pub table: Arc<str>,
+    pub key: Arc<[String]>,
 }
 
 impl BinlogPosition {
@@ -58,6 +70,10 @@ impl BinlogPosition {
         m.insert("ts_sec".into(), json!(self.ts_sec));
         if self.snapshot {
             m.insert("snapshot".into(), json!(true));
+        }
+        if let Some(p) = &self.snapshot_progress {
+            m.insert("snapshot_table".into(), json!(p.table.as_ref()));
+            m.insert("snapshot_key".into(), json!(p.key.as_ref()));
         }
         Json::Object(m)
     }
@@ -105,6 +121,24 @@ impl BinlogPosition {
                 .map(Arc::from),
             ts_sec: num("ts_sec")?,
             snapshot,
+            snapshot_progress: match (
+                o.get("snapshot_table").and_then(Json::as_str),
+                o.get("snapshot_key"),
+            ) {
+                (Some(t), Some(Json::Array(k))) => Some(SnapshotProgress {
+                    table: Arc::from(t),
+                    key: k
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .ok_or("snapshot_key must hold strings")
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                        .into(),
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -154,12 +188,30 @@ mod tests {
             gtids: Some("0-1-42".into()),
             ts_sec: 1_700_000_000,
             snapshot: false,
+            snapshot_progress: None,
         };
         let j = p.to_offset_json();
         assert_eq!(
             j.to_string(),
             r#"{"file":"mysql-bin.000003","pos":1234,"event":2,"row":1,"server_id":1,"gtids":"0-1-42","ts_sec":1700000000}"#
         );
+        assert_eq!(BinlogPosition::from_offset_json(&j).unwrap(), p);
+    }
+
+    #[test]
+    fn snapshot_progress_round_trips() {
+        let p = BinlogPosition {
+            file: "b.000001".into(),
+            pos: 4,
+            snapshot: true,
+            snapshot_progress: Some(SnapshotProgress {
+                table: "app.t".into(),
+                key: vec!["42".to_string(), "'k''x'".to_string()].into(),
+            }),
+            ..Default::default()
+        };
+        let j = p.to_offset_json();
+        assert_eq!(j["snapshot_key"][1], "'k''x'");
         assert_eq!(BinlogPosition::from_offset_json(&j).unwrap(), p);
     }
 

@@ -350,12 +350,13 @@ fn read(
     })
 }
 
-fn int_value(v: i128, conv: Option<&Conv>) -> Value {
+pub(crate) fn int_value(v: i128, conv: Option<&Conv>) -> Value {
     match conv {
         Some(Conv::Int16) => Value::Int16(v as i16),
         Some(Conv::Int32) => Value::Int32(v as i32),
         Some(Conv::UnsignedLong) => Value::Int64(v as u64 as i64),
         Some(Conv::UnsignedPrecise) => Value::Decimal(Decimal::from_i128(v, 0)),
+        Some(Conv::Year) => Value::Int32(v as i32),
         _ => Value::Int64(v as i64),
     }
 }
@@ -454,7 +455,7 @@ fn read_time2(buf: &mut &[u8], fsp: u16) -> Result<i64, String> {
     Ok(if packed < 0 { -total } else { total })
 }
 
-fn time_value(micros: i64, conv: Option<&Conv>) -> Value {
+pub(crate) fn time_value(micros: i64, conv: Option<&Conv>) -> Value {
     match conv {
         Some(Conv::TimeMillis) => Value::Int32(micros.div_euclid(1000) as i32),
         _ => Value::Int64(micros),
@@ -462,7 +463,7 @@ fn time_value(micros: i64, conv: Option<&Conv>) -> Value {
 }
 
 /// A zero date/datetime: NULL for nullable columns, the epoch otherwise (as Debezium).
-fn zero_temporal(nullable: bool, conv: Option<&Conv>) -> Value {
+pub(crate) fn zero_temporal(nullable: bool, conv: Option<&Conv>) -> Value {
     if nullable {
         return Value::Null;
     }
@@ -577,7 +578,7 @@ fn bytes_value(data: &[u8], conv: Option<&Conv>) -> Value {
     }
 }
 
-fn binary_value(bytes: Vec<u8>, mode: BinaryMode) -> Value {
+pub(crate) fn binary_value(bytes: Vec<u8>, mode: BinaryMode) -> Value {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
     match mode {
         BinaryMode::Bytes => Value::Bytes(bytes),

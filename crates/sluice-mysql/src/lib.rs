@@ -25,6 +25,7 @@ pub mod history;
 pub mod mapping;
 pub mod preflight;
 pub mod registry;
+pub mod snapshot;
 pub mod source;
 pub mod stream;
 pub mod table;

@@ -21,6 +21,17 @@ use crate::history::{HistoryRecord, SchemaHistory};
 use crate::mapping::{source_schema, TableSchemas};
 use crate::table::{TableDef, TableId};
 
+/// Where the table definitions of a start come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// First start without offset: history if it covers the position, else the catalog.
+    Fresh,
+    /// Resuming from an offset: history; losing it is reported loudly.
+    Resume,
+    /// A snapshot starts: the catalog, recorded as a new baseline at its position.
+    Rebuild,
+}
+
 /// What a binlog table id stands for.
 #[derive(Debug, Clone)]
 pub enum Mapped {
@@ -50,7 +61,7 @@ impl TableRegistry {
         conn: &mut Conn,
         file: &str,
         pos: u64,
-        resuming: bool,
+        baseline: Baseline,
     ) -> Result<TableRegistry, MySqlError> {
         let mut reg = TableRegistry {
             cfg: cfg.clone(),
@@ -60,7 +71,11 @@ impl TableRegistry {
             by_table_id: HashMap::new(),
             history,
         };
-        match reg.history.state_at(file, pos) {
+        let state = match baseline {
+            Baseline::Rebuild => None,
+            Baseline::Fresh | Baseline::Resume => reg.history.state_at(file, pos),
+        };
+        match state {
             Some(state) => {
                 info!(
                     tables = state.len(),
@@ -74,7 +89,7 @@ impl TableRegistry {
                 }
             }
             None => {
-                if resuming {
+                if baseline == Baseline::Resume {
                     warn!(
                         history = %reg.history.path().display(),
                         "SCHEMA HISTORY MISSING for the stored offset: rebuilding table definitions from the live database. \
@@ -105,6 +120,11 @@ impl TableRegistry {
 
     pub fn source_schema(&self) -> &Arc<Schema> {
         &self.source
+    }
+
+    /// Captured tables, in name order (the snapshot order).
+    pub fn captured(&self) -> Vec<Arc<TableSchemas>> {
+        self.tables.values().cloned().collect()
     }
 
     fn define(&mut self, def: &TableDef) -> Result<(), MySqlError> {

@@ -29,7 +29,8 @@ use crate::error::MySqlError;
 use crate::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKind};
 use crate::history::{cmp_position, SchemaHistory};
 use crate::preflight::{self, ServerInfo};
-use crate::registry::{Mapped, TableRegistry};
+use crate::registry::{Baseline, Mapped, TableRegistry};
+use crate::snapshot;
 use crate::stream::{GtidSet, PendingGtid, Tracker};
 
 /// What the source hands to the runtime.
@@ -40,6 +41,17 @@ pub enum SourceMessage {
         events: Vec<ChangeEvent>,
         position: Position,
     },
+}
+
+/// Where a run starts.
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// From a stored offset.
+    Resume(BinlogPosition),
+    /// Without offset and without snapshot (`no_data`, `never`).
+    Fresh(BinlogPosition),
+    /// With an initial snapshot; resuming an interrupted one when its position is given.
+    Snapshot(Option<BinlogPosition>),
 }
 
 /// A configured MySQL source.
@@ -76,31 +88,42 @@ impl MySqlSource {
         self
     }
 
-    /// Checks the server and resolves the start position without streaming (used by `run`
-    /// and by CLI validation).
-    pub async fn prepare(&self) -> Result<(Conn, ServerInfo, BinlogPosition), MySqlError> {
+    /// Checks the server and decides where to start, without streaming.
+    pub async fn prepare(&self) -> Result<(Conn, ServerInfo, Start), MySqlError> {
         let mut conn = preflight::connect(&self.cfg).await?;
         let info = preflight::check(&mut conn, &self.cfg).await?;
+        let snapshot_modes = matches!(
+            self.cfg.snapshot_mode,
+            SnapshotMode::Initial | SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded
+        );
         let start = match &self.offset {
             Some(o) => {
                 let p = BinlogPosition::from_offset_json(o)
                     .map_err(|e| MySqlError::Config(format!("stored offset is unusable: {e}")))?;
+                let files = preflight::binlog_files(&mut conn).await?;
                 if p.snapshot {
-                    return Err(MySqlError::Config(
-                        "stored offset is in the middle of a snapshot, which this build cannot resume; reset the offsets".into(),
-                    ));
+                    if files.iter().any(|f| f.as_str() == p.file.as_ref()) {
+                        warn!("the previous snapshot did not complete; resuming it");
+                        Start::Snapshot(Some(p))
+                    } else {
+                        warn!(file = %p.file, "the previous snapshot did not complete and its binlog position was purged; starting it over");
+                        Start::Snapshot(None)
+                    }
+                } else if files.iter().any(|f| f.as_str() == p.file.as_ref()) {
+                    Start::Resume(p)
+                } else if self.cfg.snapshot_mode == SnapshotMode::WhenNeeded {
+                    warn!(file = %p.file, "the stored binlog position was purged; snapshot.mode=when_needed takes a new snapshot");
+                    Start::Snapshot(None)
+                } else {
+                    return Err(MySqlError::PositionPurged {
+                        file: p.file.to_string(),
+                        pos: p.pos,
+                    });
                 }
-                p
             }
-            None => self.initial_position(&mut conn, &info).await?,
+            None if snapshot_modes => Start::Snapshot(None),
+            None => Start::Fresh(self.initial_position(&mut conn, &info).await?),
         };
-        let files = preflight::binlog_files(&mut conn).await?;
-        if !files.iter().any(|f| f.as_str() == start.file.as_ref()) {
-            return Err(MySqlError::PositionPurged {
-                file: start.file.to_string(),
-                pos: start.pos,
-            });
-        }
         Ok((conn, info, start))
     }
 
@@ -122,13 +145,11 @@ impl MySqlSource {
             .filter(|g| !g.trim().is_empty())
             .map(|g| Arc::from(g.replace('\n', "").as_str()));
         let (file, pos) = match self.cfg.snapshot_mode {
-            SnapshotMode::NoData => preflight::current_position(conn).await?,
             SnapshotMode::Never => {
                 let files = preflight::binlog_files(conn).await?;
-                let first = files
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| MySqlError::Preflight("the server lists no binary logs".into()))?;
+                let first = files.into_iter().next().ok_or_else(|| {
+                    MySqlError::Preflight("the server lists no binary logs".into())
+                })?;
                 return Ok(BinlogPosition {
                     file: first.into(),
                     pos: 4,
@@ -136,12 +157,7 @@ impl MySqlSource {
                     ..Default::default()
                 });
             }
-            mode => {
-                return Err(MySqlError::Config(format!(
-                    "snapshot.mode={mode:?} needs an initial data snapshot, which this build of sluice does not have yet; \
-                     set snapshot.mode=no_data to capture changes from now on, or snapshot.mode=never to read every binlog still on the server"
-                )))
-            }
+            _ => preflight::current_position(conn).await?,
         };
         Ok(BinlogPosition {
             file: file.into(),
@@ -152,18 +168,28 @@ impl MySqlSource {
         })
     }
 
-    /// Streams until caught up (if asked), the consumer goes away, or a fatal error.
+    /// Snapshots if needed, then streams until caught up (if asked), the consumer goes away,
+    /// or a fatal error.
     pub async fn run(self, tx: mpsc::Sender<SourceMessage>) -> Result<(), MySqlError> {
         let (mut conn, info, start) = self.prepare().await?;
         if self.cfg.include_query && info.mariadb {
             warn!(
-                "include.query=true has no effect on MariaDB yet: the server sends ANNOTATE_ROWS only when the dump request                  asks for them, which the replication client sluice uses cannot do; source.query stays null"
+                "include.query=true has no effect on MariaDB yet: the server sends ANNOTATE_ROWS only when the dump request \
+                 asks for them, which the replication client sluice uses cannot do; source.query stays null"
             );
         } else if self.cfg.include_query {
             info!("include.query: source.query carries the statement when the server logs it (binlog_rows_query_log_events=ON)");
         }
         let target = preflight::current_position(&mut conn).await?;
         let history = SchemaHistory::open(&self.history_path)?;
+        let (snapshot, start) = match start {
+            Start::Snapshot(resume) => {
+                let (snap_conn, at) = snapshot::begin(&self.cfg, &info).await?;
+                // resuming: read from a new transaction, but stream from the first position
+                (Some(snap_conn), resume.unwrap_or(at))
+            }
+            Start::Resume(p) | Start::Fresh(p) => (None, p),
+        };
         let mut registry = TableRegistry::open(
             &self.cfg,
             info.mariadb,
@@ -171,20 +197,43 @@ impl MySqlSource {
             &mut conn,
             &start.file,
             start.pos,
-            self.offset.is_some(),
+            match (&snapshot, &self.offset) {
+                (Some(_), _) => Baseline::Rebuild,
+                (None, Some(_)) => Baseline::Resume,
+                (None, None) => Baseline::Fresh,
+            },
         )
         .await?;
         info!(
             connector = %self.cfg.name, server = %info.version, file = %start.file, pos = start.pos,
-            event = start.event, row = start.row, "streaming binlog"
+            event = start.event, row = start.row, snapshot = snapshot.is_some(), "starting"
         );
         let builder = EventBuilder::new(
             Arc::clone(registry.source_schema()),
             &self.cfg.topic_prefix,
             self.cfg.tombstones_on_delete,
         );
+        let mut start = start;
+        let snapshotted = snapshot.is_some();
+        if let Some(snap_conn) = snapshot {
+            snapshot::read_all(
+                snap_conn,
+                registry.captured(),
+                &builder,
+                &tx,
+                self.max_batch,
+                start.clone(),
+            )
+            .await?;
+            start.snapshot = false;
+            start.snapshot_progress = None;
+            if self.cfg.snapshot_mode == SnapshotMode::InitialOnly {
+                info!("snapshot.mode=initial_only: not streaming");
+                return Ok(());
+            }
+        }
         let target = self.exit_when_caught_up.then_some(target);
-        if self.offset.is_none() {
+        if self.offset.is_none() && !snapshotted {
             // Record where capture starts, so a restart before any change resumes here instead
             // of at a later "current" position (which would skip the changes in between).
             tx.send(SourceMessage::Batch {

@@ -225,6 +225,7 @@ impl Tracker {
             gtids: self.gtids_text.clone(),
             ts_sec: u64::from(self.ts_sec),
             snapshot: false,
+            snapshot_progress: None,
         }
     }
 
@@ -239,6 +240,7 @@ impl Tracker {
             gtids: self.gtids_text.clone(),
             ts_sec: u64::from(self.ts_sec),
             snapshot: false,
+            snapshot_progress: None,
         }
     }
 }

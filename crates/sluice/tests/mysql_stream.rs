@@ -200,10 +200,15 @@ fn exit_when_caught_up_also_ends_after_a_trailing_rotation() {
         .spawn()
         .unwrap();
     let mut out = out;
-    let done = common::wait_until(std::time::Duration::from_secs(20), || matches!(out.try_wait(), Ok(Some(_))));
+    let done = common::wait_until(std::time::Duration::from_secs(20), || {
+        matches!(out.try_wait(), Ok(Some(_)))
+    });
     if !done {
         let _ = out.kill();
     }
-    assert!(done, "sluice must stop at the binlog end seen at start even when it ends with a rotation");
+    assert!(
+        done,
+        "sluice must stop at the binlog end seen at start even when it ends with a rotation"
+    );
     assert_eq!(ops(&work.lines("out.jsonl")), vec![("c".into(), 1)]);
 }

@@ -140,3 +140,12 @@ fn handling_modes_change_types_as_debezium_documents() {
     );
     assert_eq!(f("c_binary")["type"], "string");
 }
+
+#[test]
+fn minimal_row_metadata_servers_decode_the_same() {
+    // Column names and types then come only from information_schema and the schema history.
+    let db = Maria::start_with(&["--binlog-row-metadata=MINIMAL"]);
+    assert_eq!(db.sql("SELECT @@binlog_row_metadata"), "MINIMAL");
+    let lines = stream_type_matrix(&db, &[]);
+    assert_matches_debezium(&lines);
+}

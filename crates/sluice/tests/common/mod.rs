@@ -231,3 +231,35 @@ pub fn ops(lines: &[Value]) -> Vec<(String, i64)> {
         })
         .collect()
 }
+
+/// Applies change events in order to a map `id → after-image` (what an upserting sink holds).
+pub fn apply(lines: &[Value]) -> std::collections::BTreeMap<i64, Value> {
+    let mut state = std::collections::BTreeMap::new();
+    for l in lines.iter().filter(|l| !l["value"].is_null()) {
+        let p = payload(l);
+        match p["op"].as_str().unwrap() {
+            "d" => {
+                state.remove(&p["before"]["id"].as_i64().unwrap());
+            }
+            _ => {
+                state.insert(p["after"]["id"].as_i64().unwrap(), p["after"].clone());
+            }
+        }
+    }
+    state
+}
+
+/// `id → v` of a two-column table, as the database has it now.
+pub fn table_state(db: &Maria, table: &str) -> std::collections::BTreeMap<i64, i64> {
+    db.sql(&format!("SELECT id, v FROM {table} ORDER BY id"))
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut it = l.split('\t');
+            (
+                it.next().unwrap().parse().unwrap(),
+                it.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}

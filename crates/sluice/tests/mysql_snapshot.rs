@@ -1,0 +1,266 @@
+//! The initial snapshot: lock-free, consistent with the binlog position it hands over to, with
+//! Debezium's `op: "r"` events and `source.snapshot` markers.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{apply, payload, table_state, wait_until, Maria, Work};
+use serde_json::Value;
+
+const PLAIN: [(&str, &str); 3] = [
+    ("snapshot.mode", "initial"),
+    ("key.converter.schemas.enable", "false"),
+    ("value.converter.schemas.enable", "false"),
+];
+
+#[test]
+fn snapshot_marks_first_and_last_then_streams() {
+    let db = Maria::start();
+    db.sql(
+        "CREATE DATABASE app; USE app;
+            CREATE TABLE a (id INT PRIMARY KEY, v INT); INSERT INTO a VALUES (1,1),(2,2),(3,3);
+            CREATE TABLE b (id INT PRIMARY KEY, v INT);
+            CREATE TABLE c (id INT PRIMARY KEY, v INT); INSERT INTO c VALUES (10,1),(11,2);",
+    );
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &db.connector("s", &PLAIN));
+    work.catch_up(&conn, "out.jsonl");
+    let lines = work.lines("out.jsonl");
+    let got: Vec<(String, String, i64)> = lines
+        .iter()
+        .map(|l| {
+            let p = payload(l);
+            (
+                p["op"].as_str().unwrap().to_string(),
+                p["source"]["snapshot"].as_str().unwrap().to_string(),
+                p["after"]["id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("r", "first", 1),
+        ("r", "true", 2),
+        ("r", "last_in_data_collection", 3),
+        ("r", "first_in_data_collection", 10),
+        ("r", "last", 11),
+    ];
+    assert_eq!(
+        got,
+        want.iter()
+            .map(|(o, s, i)| (o.to_string(), s.to_string(), *i))
+            .collect::<Vec<_>>()
+    );
+    assert!(payload(&lines[0])["before"].is_null());
+    let offset = &work.offsets("s").unwrap()["offsets"][0]["value"];
+    assert!(
+        offset.get("snapshot").is_none(),
+        "snapshot finished: {offset}"
+    );
+
+    db.sql("INSERT INTO app.b VALUES (5, 5)");
+    work.catch_up(&conn, "more.jsonl");
+    let more = work.lines("more.jsonl");
+    assert_eq!(
+        more.len(),
+        1,
+        "only the new change; the snapshot is not repeated"
+    );
+    assert_eq!(payload(&more[0])["op"], "c");
+    assert_eq!(payload(&more[0])["source"]["snapshot"], "false");
+}
+
+#[test]
+fn snapshot_values_match_debezium_for_every_type() {
+    let db = Maria::start();
+    let fixture = |n: &str| {
+        std::fs::read_to_string(common::repo_root().join("tests/fixtures").join(n)).unwrap()
+    };
+    db.sql("CREATE DATABASE testdb");
+    db.sql(&format!("USE testdb; {}", fixture("types.sql")));
+    db.sql(&format!("USE testdb; {}", fixture("types_rows.sql")));
+    let work = Work::new();
+    let conn = work.write_connector(
+        "c.json",
+        &db.connector(
+            "t",
+            &[
+                ("snapshot.mode", "initial"),
+                ("topic.prefix", "bench"),
+                ("table.include.list", "testdb.types"),
+            ],
+        ),
+    );
+    work.catch_up(&conn, "out.jsonl");
+    let lines = work.lines("out.jsonl");
+    let golden: Value = serde_json::from_str(&fixture("types_debezium.json")).unwrap();
+    assert_eq!(lines.len(), 2);
+    for (line, want) in lines.iter().zip(golden["rows"].as_array().unwrap()) {
+        assert_eq!(line["key"], want["key"]);
+        assert_eq!(
+            line["value"]["schema"]["fields"][1],
+            want["value_schema_after"]
+        );
+        let after = &payload(line)["after"];
+        for (k, exp) in want["after"].as_object().unwrap() {
+            assert_eq!(after[k], *exp, "snapshot value of {k}");
+        }
+        assert_eq!(payload(line)["op"], "r");
+    }
+}
+
+/// Writes continuously: updates, deletes and inserts, for about `secs` seconds.
+fn writer(db: &Maria, secs: u32) -> std::thread::JoinHandle<()> {
+    let dir = db.dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let mut s = String::from("USE app;");
+        for i in 0..(secs * 20) {
+            let k = (i * 7919) % 200_000 + 1;
+            s.push_str(&format!(
+                "UPDATE t SET v = v + 1 WHERE id BETWEEN {k} AND {k} + 50; DELETE FROM t WHERE id = {}; INSERT INTO t VALUES ({}, 1); DO SLEEP(0.05);",
+                (k + 99) % 200_000 + 1,
+                300_000 + i
+            ));
+        }
+        let out = Command::new(common::repo_root().join("scripts/mariadb.sh"))
+            .arg("sql")
+            .arg(&dir)
+            .args(["-e", &s])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    })
+}
+
+fn seeded(rows: u32) -> Maria {
+    // a redo log large enough that the bulk load below does not stall later writes on checkpoints
+    let db = Maria::start_with(&["--innodb-log-file-size=512M"]);
+    db.sql(&format!(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+         INSERT INTO t SELECT seq, 0 FROM seq_1_to_{rows};"
+    ));
+    db
+}
+
+fn assert_converged(db: &Maria, lines: &[Value]) {
+    let got: std::collections::BTreeMap<i64, i64> = apply(lines)
+        .into_iter()
+        .map(|(k, v)| (k, v["v"].as_i64().unwrap()))
+        .collect();
+    let want = table_state(db, "app.t");
+    assert_eq!(got.len(), want.len(), "row count");
+    assert!(got == want, "final state differs from the table");
+}
+
+#[test]
+fn concurrent_writer_during_snapshot_converges_exactly() {
+    let db = seeded(200_000);
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &db.connector("w", &PLAIN));
+    let w = writer(&db, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    work.catch_up(&conn, "out.jsonl");
+    w.join().unwrap();
+    work.catch_up(&conn, "out.jsonl");
+    let lines = work.lines("out.jsonl");
+    assert!(lines.iter().filter(|l| payload(l)["op"] == "r").count() >= 199_000);
+    assert!(
+        lines.iter().any(|l| payload(l)["op"] == "u"),
+        "changes streamed after the snapshot"
+    );
+    assert_converged(&db, &lines);
+}
+
+#[test]
+fn snapshot_takes_no_global_lock() {
+    let db = seeded(1_000_000);
+    db.sql("CREATE TABLE app.other (id INT PRIMARY KEY)");
+    // the same statements, timed by the server itself in one session (client start-up is not
+    // what is tested): once on a quiet server, then while the snapshot reads
+    let timed = |k: i64| -> Duration {
+        let micros: u64 = db
+            .sql(&format!(
+                "SET @t = NOW(6); INSERT INTO app.t VALUES ({k}, 1); FLUSH TABLES app.other;
+                 INSERT INTO app.other VALUES ({k}); SELECT TIMESTAMPDIFF(MICROSECOND, @t, NOW(6));"
+            ))
+            .trim()
+            .parse()
+            .unwrap();
+        Duration::from_micros(micros)
+    };
+    let quiet = timed(2_000_001);
+    let work = Work::new();
+    // app.other is not captured: tables the snapshot reads keep a shared metadata lock until
+    // its transaction ends (as any InnoDB transaction does), other tables are untouched
+    let mut props = PLAIN.to_vec();
+    props.push(("table.include.list", "app.t"));
+    let conn = work.write_connector("c.json", &db.connector("l", &props));
+    // the null sink keeps the disk quiet: what is measured is locking, not I/O contention
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "run",
+            conn.to_str().unwrap(),
+            "--sink",
+            "null",
+            "--data-dir",
+        ])
+        .arg(work.path("data"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let in_progress = |w: &Work| {
+        w.offsets("l").is_some_and(|o| {
+            o["offsets"][0]["value"]["snapshot"] == true
+                && o["offsets"][0]["value"]["snapshot_key"].is_array()
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || in_progress(&work)),
+        "snapshot did not start"
+    );
+    let took = timed(2_000_002);
+    let still_running = in_progress(&work);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        still_running,
+        "the statements must run while the snapshot is in progress"
+    );
+    assert!(
+        took < quiet + Duration::from_millis(500),
+        "writes waited {took:?} during the snapshot (quiet server: {quiet:?})"
+    );
+}
+
+#[test]
+fn kill_9_mid_snapshot_then_restart_converges() {
+    let db = seeded(300_000);
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &db.connector("k", &PLAIN));
+    let mut child = work.spawn(&conn, "first.jsonl");
+    assert!(wait_until(Duration::from_secs(60), || {
+        std::fs::metadata(work.path("first.jsonl"))
+            .map(|m| m.len() > 3_000_000)
+            .unwrap_or(false)
+    }));
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let first = work.lines("first.jsonl");
+    assert!(first.len() < 300_000, "killed mid-snapshot");
+    db.sql("USE app; UPDATE t SET v = 42 WHERE id <= 10; DELETE FROM t WHERE id = 20;");
+    work.catch_up(&conn, "second.jsonl");
+    let mut all = first;
+    all.extend(work.lines("second.jsonl"));
+    assert_converged(&db, &all);
+}
