@@ -14,12 +14,15 @@
 #   catchup-file  same, into an fsynced JSON-lines file
 #   live-file     sluice streams first, then the rows are inserted (what the anchor measures);
 #                 seconds = first → last event written, e2e_s = first INSERT → last event
+#   snapshot-null SNAPSHOT_ROWS rows (default 1,000,000) read by the initial snapshot
+#                 (snapshot.mode=initial_only), serialized, discarded
 # Prints one line per run: events, seconds, eps, cpu_s (user+sys of the sluice process),
 # us_per_event (CPU), peak_rss_mb. Servers are private (scripts/mariadb.sh) on 127.0.0.1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROWS=${ROWS:-200000}
+SNAPSHOT_ROWS=${SNAPSHOT_ROWS:-1000000}
 BATCH_ROWS=${BATCH_ROWS:-10000}
 RUNS=${RUNS:-3}
 PORT=${BENCH_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33390)}
@@ -27,7 +30,7 @@ ANCHOR=0; SMOKE=0
 for a in "$@"; do
   case $a in
     --anchor) ANCHOR=1 ;;
-    --smoke) SMOKE=1; ROWS=20000; RUNS=1 ;;
+    --smoke) SMOKE=1; ROWS=20000; SNAPSHOT_ROWS=50000; RUNS=1 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -54,12 +57,12 @@ reset_table() {
            CREATE TABLE benchdb.bench(id BIGINT PRIMARY KEY, name TEXT, amount DECIMAL(12,2),
              created DATETIME(6), payload TEXT) ENGINE=InnoDB; RESET MASTER;"
 }
-connector() { # dir
+connector() { # dir [snapshot.mode]
   cat > "$1/c.json" <<JSON
 {"name":"bench","config":{"connector.class":"io.debezium.connector.mysql.MySqlConnector",
  "database.hostname":"127.0.0.1","database.port":"$PORT","database.user":"cdc","database.password":"cdc",
  "database.server.id":"5499","topic.prefix":"bench","table.include.list":"benchdb.bench",
- "snapshot.mode":"no_data","include.schema.changes":"false"}}
+ "snapshot.mode":"${2:-no_data}","include.schema.changes":"false"}}
 JSON
 }
 field() { grep -o "$1=[^ ]*" "$2" | tail -n 1 | cut -d= -f2; }
@@ -128,11 +131,28 @@ for ((r = 1; r <= RUNS; r++)); do
   report "sluice-mariadb-live-file" "$r" "$ROWS" "$secs" "$W/time.txt" "e2e_s=$e2e insert_s=$ins"
 done
 
+# ---- initial snapshot of a pre-loaded table
+reset_table
+echo "INSERT INTO bench SELECT seq, CONCAT('name-',seq), (seq % 100000)/100,
+      TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND, CONCAT(MD5(seq),MD5(seq+1)) FROM seq_1_to_${SNAPSHOT_ROWS};" | sqlc benchdb
+sqlc benchdb -e "ANALYZE TABLE bench" >/dev/null
+sqlc benchdb -e "SELECT COUNT(*), SUM(LENGTH(payload)) FROM bench" >/dev/null   # warm the cache, as the anchor does
+for ((r = 1; r <= RUNS; r++)); do
+  W=$WORK/snap$r; mkdir -p "$W"; connector "$W" initial_only
+  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" --sink null \
+    --data-dir "$W/d" 2> "$W/log.json"
+  n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
+  secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+  [ "$n" = "$SNAPSHOT_ROWS" ] || { echo "snapshot: expected $SNAPSHOT_ROWS events, got $n" >&2; exit 1; }
+  report "sluice-mariadb-snapshot-null" "$r" "$n" "$secs" "$W/time.txt"
+done
+
 # ---- the anchor, in the same run
 if [ "$ANCHOR" = 1 ]; then
   A=$ROOT/../shared/anchor/run-anchor.sh
   [ -f "$A" ] || { echo "anchor script $A not found" >&2; exit 1; }
-  MEASUREMENTS="debezium-mariadb-stream pyrepl-mariadb-stream" STREAM_ROWS=$ROWS RUNS=$RUNS \
+  MEASUREMENTS="debezium-mariadb-stream pyrepl-mariadb-stream debezium-mariadb-snapshot" \
+    STREAM_ROWS=$ROWS SNAPSHOT_ROWS=$SNAPSHOT_ROWS RUNS=$RUNS \
     bash "$A" 2>"$WORK/anchor.err" | tee "$WORK/anchor.txt" | grep -v '^SUMMARY' || true
 fi
 
@@ -153,9 +173,10 @@ awk '$2 ~ /^run=/ {
          printf "SUMMARY %s runs=%d eps=%.0f cpu_s=%.2f us_per_event=%.2f peak_rss_mb=%.0f\n", name, n[name],
            med(name, "eps"), med(name, "cpu_s"), med(name, "cpu_s") * 1e6 / med(name, "events"), med(name, "peak_rss_mb")
        }
-       d = "debezium-mariadb-stream"
-       if (d in n) for (i = 1; i <= k; i++) {
+       for (i = 1; i <= k; i++) {
          name = order[i]; if (name !~ /^sluice/) continue
+         d = (name ~ /snapshot/) ? "debezium-mariadb-snapshot" : "debezium-mariadb-stream"
+         if (!(d in n)) continue
          printf "RATIO %s vs %s: eps x%.1f, cpu_s /%.1f, peak_rss /%.1f\n", name, d,
            med(name, "eps") / med(d, "eps"), med(d, "cpu_s") / med(name, "cpu_s"), med(d, "peak_rss_mb") / med(name, "peak_rss_mb")
        }
