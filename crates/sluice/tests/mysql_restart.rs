@@ -14,27 +14,14 @@ const PER_TXN: i64 = 100;
 
 /// Inserts ids 1..=ROWS in transactions of PER_TXN rows, slowly enough to be interrupted.
 fn writer(db: &Maria) -> std::thread::JoinHandle<()> {
-    let dir = db.dir.path().to_path_buf();
-    std::thread::spawn(move || {
-        let mut s = String::from("USE app;");
-        for start in (1..=ROWS).step_by(PER_TXN as usize) {
-            s.push_str(&format!(
-                "INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_{start}_to_{} ; DO SLEEP(0.05);",
-                start + PER_TXN - 1
-            ));
-        }
-        let out = Command::new(common::repo_root().join("scripts/mariadb.sh"))
-            .arg("sql")
-            .arg(&dir)
-            .args(["-e", &s])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    })
+    let mut s = String::from("USE app;");
+    for start in (1..=ROWS).step_by(PER_TXN as usize) {
+        s.push_str(&format!(
+            "INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_{start}_to_{} ; DO SLEEP(0.05);",
+            start + PER_TXN - 1
+        ));
+    }
+    db.sql_in_background(s)
 }
 
 fn counts(lines: &[serde_json::Value]) -> BTreeMap<i64, usize> {

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{apply, payload, table_state, wait_until, Maria, Work};
+use common::{apply, fixture, payload, table_state, wait_until, Maria, Work};
 use serde_json::Value;
 
 const PLAIN: [(&str, &str); 3] = [
@@ -74,9 +74,6 @@ fn snapshot_marks_first_and_last_then_streams() {
 #[test]
 fn snapshot_values_match_debezium_for_every_type() {
     let db = Maria::start();
-    let fixture = |n: &str| {
-        std::fs::read_to_string(common::repo_root().join("tests/fixtures").join(n)).unwrap()
-    };
     db.sql("CREATE DATABASE testdb");
     db.sql(&format!("USE testdb; {}", fixture("types.sql")));
     db.sql(&format!("USE testdb; {}", fixture("types_rows.sql")));
@@ -112,29 +109,16 @@ fn snapshot_values_match_debezium_for_every_type() {
 
 /// Writes continuously: updates, deletes and inserts, for about `secs` seconds.
 fn writer(db: &Maria, secs: u32) -> std::thread::JoinHandle<()> {
-    let dir = db.dir.path().to_path_buf();
-    std::thread::spawn(move || {
-        let mut s = String::from("USE app;");
-        for i in 0..(secs * 20) {
-            let k = (i * 7919) % 200_000 + 1;
-            s.push_str(&format!(
-                "UPDATE t SET v = v + 1 WHERE id BETWEEN {k} AND {k} + 50; DELETE FROM t WHERE id = {}; INSERT INTO t VALUES ({}, 1); DO SLEEP(0.05);",
-                (k + 99) % 200_000 + 1,
-                300_000 + i
-            ));
-        }
-        let out = Command::new(common::repo_root().join("scripts/mariadb.sh"))
-            .arg("sql")
-            .arg(&dir)
-            .args(["-e", &s])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    })
+    let mut s = String::from("USE app;");
+    for i in 0..(secs * 20) {
+        let k = (i * 7919) % 200_000 + 1;
+        s.push_str(&format!(
+            "UPDATE t SET v = v + 1 WHERE id BETWEEN {k} AND {k} + 50; DELETE FROM t WHERE id = {}; INSERT INTO t VALUES ({}, 1); DO SLEEP(0.05);",
+            (k + 99) % 200_000 + 1,
+            300_000 + i
+        ));
+    }
+    db.sql_in_background(s)
 }
 
 fn seeded(rows: u32) -> Maria {

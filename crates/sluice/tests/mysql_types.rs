@@ -5,12 +5,8 @@
 
 mod common;
 
-use common::{payload, Maria, Work};
+use common::{fixture, payload, Maria, Work};
 use serde_json::Value;
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(common::repo_root().join("tests/fixtures").join(name)).unwrap()
-}
 
 fn golden() -> Value {
     serde_json::from_str(&fixture("types_debezium.json")).unwrap()

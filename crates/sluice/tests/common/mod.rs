@@ -15,6 +15,11 @@ pub fn repo_root() -> PathBuf {
         .unwrap()
 }
 
+/// A file of tests/fixtures.
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("tests/fixtures").join(name)).unwrap()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -72,6 +77,24 @@ impl Maria {
     pub fn sql(&self, sql: &str) -> String {
         self.try_sql(sql)
             .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
+    }
+
+    /// Runs a script in its own client session on another thread (a concurrent writer).
+    pub fn sql_in_background(&self, script: String) -> std::thread::JoinHandle<()> {
+        let dir = self.dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let out = Command::new(repo_root().join("scripts/mariadb.sh"))
+                .arg("sql")
+                .arg(&dir)
+                .args(["-e", &script])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        })
     }
 
     /// A Debezium MySQL connector document for this server.
