@@ -157,6 +157,7 @@ pub async fn read_all(
     let mut batch: Vec<ChangeEvent> = Vec::with_capacity(max_batch);
     let mut pending: Option<Pending> = None;
     let mut total = 0u64;
+    let mut progress_log = Progress::new(&mut conn, &tables).await;
     let send = |batch: Vec<ChangeEvent>, progress: Option<SnapshotProgress>| {
         let mut position = at.clone();
         position.snapshot_progress = progress;
@@ -249,6 +250,7 @@ pub async fn read_all(
             first_in_table = false;
             rows += 1;
             total += 1;
+            progress_log.tick(&t.def.id, rows, total);
         }
         drop(result);
         if rows > 0 {
@@ -278,6 +280,60 @@ pub async fn read_all(
         "snapshot complete; streaming from the snapshot position"
     );
     Ok(total)
+}
+
+/// Snapshot progress for the operator: rows done against the server's row estimates
+/// (`information_schema.TABLES.TABLE_ROWS`, approximate for InnoDB), rows/s and ETA, logged at
+/// most every [`Progress::EVERY`].
+struct Progress {
+    estimate: u64,
+    started: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    async fn new(conn: &mut Conn, tables: &[Arc<TableSchemas>]) -> Progress {
+        let mut estimate = 0u64;
+        for t in tables {
+            let n: Option<u64> = conn
+                .exec_first(
+                    "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                    (t.def.id.db.as_str(), t.def.id.table.as_str()),
+                )
+                .await
+                .unwrap_or(None);
+            estimate += n.unwrap_or(0);
+        }
+        info!(
+            tables = tables.len(),
+            estimated_rows = estimate,
+            "snapshot starting"
+        );
+        let now = std::time::Instant::now();
+        Progress {
+            estimate,
+            started: now,
+            last: now,
+        }
+    }
+
+    fn tick(&mut self, table: &crate::table::TableId, table_rows: u64, total: u64) {
+        if !total.is_multiple_of(4096) || self.last.elapsed() < Self::EVERY {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = total as f64 / secs;
+        let left = self.estimate.saturating_sub(total) as f64;
+        info!(
+            table = %table, table_rows, rows = total, estimated_rows = self.estimate,
+            percent = (100.0 * total as f64 / self.estimate.max(1) as f64).min(100.0).round(),
+            rows_per_sec = rate.round(), eta_secs = (left / rate.max(1.0)).round(),
+            "snapshot progress"
+        );
+    }
 }
 
 /// `SELECT <captured columns> FROM t [WHERE key > after] ORDER BY key` — keyset order, so a
