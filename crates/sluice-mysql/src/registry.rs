@@ -17,7 +17,7 @@ use crate::config::MySqlConfig;
 use crate::ddl::{self, DdlChange};
 use crate::decode::{self, ColCodec};
 use crate::error::MySqlError;
-use crate::history::{HistoryRecord, SchemaHistory};
+use crate::history::{cmp_position, HistoryRecord, SchemaHistory};
 use crate::mapping::{source_schema, TableSchemas};
 use crate::table::{TableDef, TableId};
 
@@ -49,6 +49,9 @@ pub struct TableRegistry {
     tables: BTreeMap<TableId, Arc<TableSchemas>>,
     by_table_id: HashMap<u64, Mapped>,
     history: SchemaHistory,
+    /// Position after the last DDL applied: after a reconnect the stream may read a DDL again
+    /// (it resumes from the last position handed over), which must not be applied twice.
+    ddl_applied_upto: Option<(String, u64)>,
 }
 
 impl TableRegistry {
@@ -70,6 +73,7 @@ impl TableRegistry {
             tables: BTreeMap::new(),
             by_table_id: HashMap::new(),
             history,
+            ddl_applied_upto: None,
         };
         let state = match baseline {
             Baseline::Rebuild => None,
@@ -221,6 +225,12 @@ impl TableRegistry {
         conn: &mut Conn,
         after: (&str, u64),
     ) -> Result<(), MySqlError> {
+        if let Some((f, p)) = &self.ddl_applied_upto {
+            if cmp_position(after.0, after.1, f, *p).is_le() {
+                return Ok(()); // read again after a reconnect; already applied
+            }
+        }
+        self.ddl_applied_upto = Some((after.0.to_string(), after.1));
         let current = |id: &TableId| self.tables.get(id).map(|s| s.def.clone());
         let changes = ddl::interpret(db, sql, self.mariadb, &current);
         let mut defined = Vec::new();

@@ -212,3 +212,52 @@ fn exit_when_caught_up_also_ends_after_a_trailing_rotation() {
     );
     assert_eq!(ops(&work.lines("out.jsonl")), vec![("c".into(), 1)]);
 }
+
+#[test]
+fn a_killed_replication_connection_is_resumed_without_loss_or_repeats() {
+    let db = Maria::start();
+    let (work, conn) = setup(&db, "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+    let mut child = work.spawn(&conn, "out.jsonl");
+    db.sql("USE app; INSERT INTO t SELECT seq, 1 FROM seq_1_to_100; ALTER TABLE t ADD COLUMN x INT DEFAULT 5;
+            INSERT INTO t SELECT seq, 2, 9 FROM seq_101_to_200;");
+    assert!(common::wait_until(
+        std::time::Duration::from_secs(30),
+        || work.lines("out.jsonl").len() >= 200
+    ));
+    // the server drops sluice's replication connection, as a network failure or failover would
+    let dump =
+        db.sql("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'");
+    assert!(
+        !dump.is_empty(),
+        "sluice's replication connection is visible"
+    );
+    for id in dump.lines() {
+        db.sql(&format!("KILL {id}"));
+    }
+    db.sql("USE app; INSERT INTO t SELECT seq, 3, 7 FROM seq_201_to_300;");
+    let done = common::wait_until(std::time::Duration::from_secs(60), || {
+        work.lines("out.jsonl").len() >= 300
+    });
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(work.path("out.jsonl.log")).unwrap_or_default();
+    assert!(
+        done,
+        "stream resumed after the connection was killed:\n{log}"
+    );
+    assert!(log.contains("reconnecting"), "{log}");
+    let lines = work.lines("out.jsonl");
+    let ids: Vec<i64> = ops(&lines).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(
+        ids,
+        (1..=300).collect::<Vec<_>>(),
+        "every row once, in order"
+    );
+    assert_eq!(
+        payload(&lines[299])["after"],
+        serde_json::json!({"id": 300, "v": 3, "x": 7})
+    );
+}
