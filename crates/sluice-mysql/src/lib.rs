@@ -13,6 +13,7 @@
 //! * [`stream`]: the replication connection and the binlog event loop with position tracking.
 //! * [`source`]: the connector: preflight, start position, streaming into the runtime.
 
+pub mod admin;
 pub mod catalog;
 pub mod config;
 pub mod ddl;

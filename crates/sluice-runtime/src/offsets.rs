@@ -91,6 +91,42 @@ impl FileOffsetStore {
         Ok(())
     }
 
+    /// Removes a partition's offset (the connector then starts over per its `snapshot.mode`).
+    pub fn remove(&mut self, key: &OffsetKey) -> Result<bool, OffsetStoreError> {
+        let before = self.entries.len();
+        self.entries.retain(|(k, _)| k != key);
+        if self.entries.len() == before {
+            return Ok(false);
+        }
+        self.write()?;
+        Ok(true)
+    }
+
+    /// Takes the exclusive lock a running connector holds on its offsets (`<file>.lock`), so
+    /// offsets are never edited under a running connector and one connector never runs twice.
+    /// `Ok(None)` when someone else holds it.
+    pub fn try_lock(path: &Path) -> Result<Option<std::fs::File>, OffsetStoreError> {
+        let lock_path = path.with_extension("lock");
+        let io = |source| OffsetStoreError::Io {
+            path: lock_path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
     /// Replaces a raw offset value (for tools that edit offsets).
     pub fn put_raw(&mut self, key: &OffsetKey, value: Json) -> Result<(), OffsetStoreError> {
         match self.entries.iter_mut().find(|(k, _)| k == key) {

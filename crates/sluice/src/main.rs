@@ -55,9 +55,44 @@ enum Command {
         #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
         data_dir: PathBuf,
     },
+    /// See or move a connector's stored offsets (the connector must be stopped to change them).
+    Offsets {
+        #[command(subcommand)]
+        action: OffsetsCommand,
+    },
     /// Print the version.
     Version,
 }
+
+#[derive(Subcommand)]
+enum OffsetsCommand {
+    /// Where the connector is, and how far behind the server.
+    Show {
+        connector: PathBuf,
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+        data_dir: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move the connector to a binlog position (validated on the server).
+    Set {
+        connector: PathBuf,
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+        data_dir: PathBuf,
+        /// FILE:POS, the start of an event (see SHOW BINLOG EVENTS).
+        #[arg(long, value_name = "FILE:POS")]
+        binlog: String,
+    },
+    /// Forget the offset and schema history: the next start begins again per snapshot.mode.
+    Reset {
+        connector: PathBuf,
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+        data_dir: PathBuf,
+    },
+}
+
+mod offsets_cmd;
 
 fn main() {
     let cli = Cli::parse();
@@ -84,6 +119,32 @@ fn main() {
                 exit_when_caught_up,
                 data_dir,
             } => run(connectors, &sink, exit_when_caught_up, &data_dir).await,
+            Command::Offsets { action } => {
+                let (path, data_dir, action) = match action {
+                    OffsetsCommand::Show {
+                        connector,
+                        data_dir,
+                        json,
+                    } => (connector, data_dir, offsets_cmd::Action::Show { json }),
+                    OffsetsCommand::Set {
+                        connector,
+                        data_dir,
+                        binlog,
+                    } => {
+                        let (file, pos) = offsets_cmd::parse_binlog(&binlog)?;
+                        (
+                            connector,
+                            data_dir,
+                            offsets_cmd::Action::SetBinlog { file, pos },
+                        )
+                    }
+                    OffsetsCommand::Reset {
+                        connector,
+                        data_dir,
+                    } => (connector, data_dir, offsets_cmd::Action::Reset),
+                };
+                offsets_cmd::run(prepare(&path, &data_dir)?, action).await
+            }
         }
     });
     if let Err(e) = result {
@@ -105,7 +166,7 @@ fn init_logs(format: LogFormat) {
 }
 
 /// A connector ready to run.
-struct Prepared {
+pub(crate) struct Prepared {
     config: ConnectorConfig,
     /// `max.batch.size`: events per batch handed from source to sink (sluice default 1024).
     max_batch: usize,
@@ -231,6 +292,12 @@ async fn run(
         let mut stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let name = p.config.name.clone();
+            let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
+                format!(
+                    "connector {name} is already running (it holds {})",
+                    p.offsets.with_extension("lock").display()
+                )
+            })?;
             let mut store = FileOffsetStore::open(&p.offsets)?;
             let key = OffsetKey {
                 connector: name.clone(),

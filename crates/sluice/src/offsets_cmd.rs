@@ -1,0 +1,163 @@
+//! `sluice offsets show | set | reset`: see and move a stopped connector's offsets.
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use sluice_core::{BinlogPosition, OffsetKey, OffsetStore, Position};
+use sluice_runtime::FileOffsetStore;
+
+use crate::Prepared;
+
+/// What to do with the offsets.
+pub enum Action {
+    Show { json: bool },
+    SetBinlog { file: String, pos: u64 },
+    Reset,
+}
+
+/// Parses `FILE:POS`.
+pub fn parse_binlog(spec: &str) -> Result<(String, u64)> {
+    let (file, pos) = spec.rsplit_once(':').with_context(|| {
+        format!("--binlog {spec:?}: expected FILE:POS, e.g. mysql-bin.000003:1234")
+    })?;
+    let pos: u64 = pos
+        .parse()
+        .with_context(|| format!("--binlog {spec:?}: {pos:?} is not a position"))?;
+    if file.is_empty() || pos < 4 {
+        bail!("--binlog {spec:?}: expected FILE:POS with POS >= 4");
+    }
+    Ok((file.to_string(), pos))
+}
+
+pub async fn run(p: Prepared, action: Action) -> Result<()> {
+    let key = OffsetKey {
+        connector: p.config.name.clone(),
+        server: p.mysql.topic_prefix.clone(),
+    };
+    let mut store = FileOffsetStore::open(&p.offsets)?;
+    let current = store.load(&key)?;
+    if let Action::Show { json } = action {
+        return show(&p, &key, current, json).await;
+    }
+    let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
+        format!(
+            "connector {} is running (it holds {}); stop it before changing its offsets",
+            p.config.name,
+            p.offsets.with_extension("lock").display()
+        )
+    })?;
+    match action {
+        Action::Show { .. } => Ok(()),
+        Action::SetBinlog { file, pos } => {
+            let server_id = sluice_mysql::admin::validate(&p.mysql, &file, pos)
+                .await
+                .with_context(|| {
+                    format!("connector {}: cannot move to {file}:{pos}", p.config.name)
+                })?;
+            let new = Position::Binlog(BinlogPosition {
+                file: file.as_str().into(),
+                pos,
+                server_id,
+                ..Default::default()
+            });
+            store.commit(&key, &new)?;
+            println!(
+                "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start (GTID set dropped: it belonged to the old position).",
+                p.config.name,
+                current.map_or_else(|| "(none)".to_string(), |c| c.to_string()),
+                new.to_offset_json()
+            );
+            Ok(())
+        }
+        Action::Reset => {
+            let removed = store.remove(&key)?;
+            let history = p.history.exists();
+            if history {
+                std::fs::remove_file(&p.history)
+                    .with_context(|| format!("cannot remove {}", p.history.display()))?;
+            }
+            println!(
+                "{}: {}; schema history {}. On its next start the connector begins again per snapshot.mode.",
+                p.config.name,
+                if removed { "offset removed" } else { "no offset was stored" },
+                if history { "removed" } else { "was absent" }
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn show(
+    p: &Prepared,
+    key: &OffsetKey,
+    current: Option<serde_json::Value>,
+    as_json: bool,
+) -> Result<()> {
+    let Some(raw) = current else {
+        if as_json {
+            println!("{}", json!({"connector": key.connector, "offset": null}));
+        } else {
+            println!(
+                "{}: no offset stored in {}; the next start follows snapshot.mode",
+                key.connector,
+                p.offsets.display()
+            );
+        }
+        return Ok(());
+    };
+    let at = BinlogPosition::from_offset_json(&raw)
+        .map_err(|e| anyhow::anyhow!("stored offset is unusable: {e}"))?;
+    let lag = sluice_mysql::admin::lag(&p.mysql, &at).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let seconds_behind = if lag.bytes_behind == 0 || at.ts_sec == 0 {
+        0
+    } else {
+        now.saturating_sub(at.ts_sec)
+    };
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "connector": key.connector, "server": key.server, "offsets_file": p.offsets.display().to_string(),
+                "offset": raw, "server_position": {"file": lag.server_file, "pos": lag.server_pos},
+                "file_exists": lag.file_exists, "bytes_behind": lag.bytes_behind, "seconds_behind": seconds_behind,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "connector:   {} (topic.prefix {})",
+        key.connector, key.server
+    );
+    println!("offsets:     {}", p.offsets.display());
+    println!(
+        "position:    {}:{} (event {}, row {})",
+        at.file, at.pos, at.event, at.row
+    );
+    println!("gtids:       {}", at.gtids.as_deref().unwrap_or("(none)"));
+    println!("event time:  ts_sec {}", at.ts_sec);
+    if at.snapshot {
+        match &at.snapshot_progress {
+            Some(sp) => println!(
+                "snapshot:    in progress (table {}, after key {:?})",
+                sp.table, sp.key
+            ),
+            None => println!("snapshot:    in progress"),
+        }
+    }
+    println!("server:      {}:{}", lag.server_file, lag.server_pos);
+    if lag.file_exists {
+        println!(
+            "behind:      {} bytes, ~{} s",
+            lag.bytes_behind, seconds_behind
+        );
+    } else {
+        println!(
+            "behind:      {} is no longer on the server (purged); reset the offsets or set a new position",
+            at.file
+        );
+    }
+    Ok(())
+}

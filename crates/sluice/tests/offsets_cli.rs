@@ -1,0 +1,140 @@
+//! `sluice offsets`: see where a connector is, move it to a binlog position (validated on the
+//! server), or reset it — never under a running connector.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{ops, wait_until, Maria, Work};
+use serde_json::Value;
+
+fn offsets(work: &Work, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("offsets")
+        .args(args)
+        .arg("--data-dir")
+        .arg(work.path("data"))
+        .output()
+        .unwrap()
+}
+
+fn show(work: &Work, conn: &std::path::Path) -> Value {
+    let out = offsets(work, &["show", conn.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn show_set_and_reset() {
+    let db = Maria::start();
+    db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)");
+    let work = Work::new();
+    let conn = work.write_connector(
+        "c.json",
+        &db.connector("o", &[("snapshot.mode", "initial")]),
+    );
+    let c = conn.to_str().unwrap();
+    work.catch_up(&conn, "out.jsonl");
+    let s = show(&work, &conn);
+    assert_eq!(s["bytes_behind"], 0, "{s}");
+    assert_eq!(s["file_exists"], true);
+
+    let before: Vec<String> = db
+        .sql("SHOW MASTER STATUS")
+        .split('\t')
+        .map(str::to_string)
+        .collect();
+    let (file, pos) = (before[0].clone(), before[1].clone());
+    db.sql("INSERT INTO app.t VALUES (1),(2),(3)");
+    assert!(
+        show(&work, &conn)["bytes_behind"].as_u64().unwrap() > 0,
+        "behind after new changes"
+    );
+    work.catch_up(&conn, "out.jsonl");
+    let saved = std::fs::read(work.path("data/offsets/o.json")).unwrap();
+
+    // a purged file, and a position inside an event: refused, offsets untouched
+    let out = offsets(&work, &["set", c, "--binlog", "mysql-bin.000077:4"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("purged") && err.contains("expire_logs_days"),
+        "{err}"
+    );
+    let inside = format!("{file}:{}", pos.parse::<u64>().unwrap() + 1);
+    let out = offsets(&work, &["set", c, "--binlog", &inside]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not the start of a binlog event"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(work.path("data/offsets/o.json")).unwrap(),
+        saved
+    );
+
+    // back to before the inserts: exactly those rows again
+    let out = offsets(&work, &["set", c, "--binlog", &format!("{file}:{pos}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    work.catch_up(&conn, "replay.jsonl");
+    assert_eq!(
+        ops(&work.lines("replay.jsonl")),
+        vec![("c".into(), 1), ("c".into(), 2), ("c".into(), 3)]
+    );
+
+    // reset: the next start snapshots the table again
+    let out = offsets(&work, &["reset", c]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(show(&work, &conn)["offset"].is_null());
+    work.catch_up(&conn, "again.jsonl");
+    let again = work.lines("again.jsonl");
+    assert_eq!(
+        ops(&again),
+        vec![("r".into(), 1), ("r".into(), 2), ("r".into(), 3)]
+    );
+}
+
+#[test]
+fn offsets_cannot_change_under_a_running_connector() {
+    let db = Maria::start();
+    db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)");
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &db.connector("busy", &[]));
+    let mut child = work.spawn(&conn, "out.jsonl");
+    assert!(wait_until(Duration::from_secs(30), || work
+        .offsets("busy")
+        .is_some()));
+    let out = offsets(&work, &["reset", conn.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let twice = work
+        .command(&conn, "second.jsonl", &["--exit-when-caught-up"])
+        .output()
+        .unwrap();
+    let twice_err = String::from_utf8_lossy(&twice.stderr);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        !out.status.success() && err.contains("is running") && err.contains("stop it"),
+        "{err}"
+    );
+    assert!(
+        !twice.status.success() && twice_err.contains("already running"),
+        "{twice_err}"
+    );
+    assert!(work.offsets("busy").is_some(), "offsets untouched");
+}
