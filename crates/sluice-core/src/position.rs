@@ -36,6 +36,9 @@ pub struct BinlogPosition {
     pub snapshot: bool,
     /// While a snapshot is in progress: how far it has durably got.
     pub snapshot_progress: Option<SnapshotProgress>,
+    /// State of an incremental (signal-triggered) snapshot in progress, owned by the source
+    /// (stored as `incremental_snapshot` in the offset map).
+    pub incremental: Option<Arc<Json>>,
 }
 
 /// Snapshot progress: every row of the tables before `table` (in capture order), and of `table`
@@ -74,6 +77,9 @@ impl BinlogPosition {
         if let Some(p) = &self.snapshot_progress {
             m.insert("snapshot_table".into(), json!(p.table.as_ref()));
             m.insert("snapshot_key".into(), json!(p.key.as_ref()));
+        }
+        if let Some(i) = &self.incremental {
+            m.insert("incremental_snapshot".into(), i.as_ref().clone());
         }
         Json::Object(m)
     }
@@ -139,6 +145,10 @@ impl BinlogPosition {
                 }),
                 _ => None,
             },
+            incremental: o
+                .get("incremental_snapshot")
+                .filter(|v| v.is_object())
+                .map(|v| Arc::new(v.clone())),
         })
     }
 }
@@ -189,6 +199,7 @@ mod tests {
             ts_sec: 1_700_000_000,
             snapshot: false,
             snapshot_progress: None,
+            incremental: None,
         };
         let j = p.to_offset_json();
         assert_eq!(

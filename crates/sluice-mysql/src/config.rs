@@ -79,6 +79,10 @@ pub struct MySqlConfig {
     pub history_file: Option<PathBuf>,
     /// Seconds between server heartbeats on an idle replication connection.
     pub heartbeat_period: Duration,
+    /// `signal.data.collection`: the Debezium signal table (`db.table`), if any.
+    pub signal_table: Option<crate::table::TableId>,
+    /// `incremental.snapshot.chunk.size`: rows per incremental snapshot chunk.
+    pub incremental_chunk_size: usize,
 }
 
 /// Every property this module reads (the runtime warns about properties nobody reads).
@@ -107,6 +111,9 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "schema.history.internal",
     "schema.history.internal.file.filename",
     "database.ssl.mode",
+    "signal.data.collection",
+    "signal.enabled.channels",
+    "incremental.snapshot.chunk.size",
 ];
 
 fn choice<T: Copy>(
@@ -265,6 +272,23 @@ impl MySqlConfig {
                 .get("schema.history.internal.file.filename")
                 .map(PathBuf::from),
             heartbeat_period: Duration::from_secs(5),
+            signal_table: match props.get("signal.data.collection").map(|s| s.trim()) {
+                None | Some("") => None,
+                Some(s) => {
+                    let (db, table) = s.split_once('.').ok_or_else(|| {
+                        MySqlError::Config(format!(
+                            "signal.data.collection={s:?} must be <database>.<table>"
+                        ))
+                    })?;
+                    Some(crate::table::TableId::new(db, table))
+                }
+            },
+            incremental_chunk_size: number(
+                props,
+                "incremental.snapshot.chunk.size",
+                Some(1024usize),
+            )?
+            .max(1),
         })
     }
 

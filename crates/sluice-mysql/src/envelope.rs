@@ -37,6 +37,7 @@ pub enum Snapshot {
     True,
     First,
     Last,
+    Incremental,
 }
 
 /// Builds events for one connector. Strings that repeat on every event are allocated once here
@@ -49,7 +50,7 @@ pub struct EventBuilder {
     connector: Arc<str>,
     server_name: Arc<str>,
     ops: [Arc<str>; 4],
-    snapshot: [Arc<str>; 4],
+    snapshot: [Arc<str>; 5],
 }
 
 /// Row operation.
@@ -74,7 +75,7 @@ impl EventBuilder {
             connector: Arc::from("mysql"),
             server_name: Arc::from(server_name),
             ops: ["c", "u", "d", "r"].map(Arc::from),
-            snapshot: ["false", "true", "first", "last"].map(Arc::from),
+            snapshot: ["false", "true", "first", "last", "incremental"].map(Arc::from),
         }
     }
 

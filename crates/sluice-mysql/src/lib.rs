@@ -23,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod filters;
 pub mod history;
+pub mod incremental;
 pub mod mapping;
 pub mod preflight;
 pub mod registry;

@@ -128,7 +128,27 @@ impl TableRegistry {
 
     /// Captured tables, in name order (the snapshot order).
     pub fn captured(&self) -> Vec<Arc<TableSchemas>> {
-        self.tables.values().cloned().collect()
+        self.tables
+            .values()
+            .filter(|t| self.cfg.filters.table(&t.def.id.db, &t.def.id.table))
+            .cloned()
+            .collect()
+    }
+
+    /// Is this the connector's signal table (`signal.data.collection`)?
+    pub fn is_signal(&self, id: &TableId) -> bool {
+        self.cfg.signal_table.as_ref() == Some(id)
+    }
+
+    /// A captured table by its `db.table` name.
+    pub fn captured_by_name(&self, name: &str) -> Option<Arc<TableSchemas>> {
+        self.tables
+            .values()
+            .find(|t| {
+                t.def.id.to_string() == name
+                    && self.cfg.filters.table(&t.def.id.db, &t.def.id.table)
+            })
+            .cloned()
     }
 
     fn define(&mut self, def: &TableDef) -> Result<(), MySqlError> {
@@ -165,13 +185,15 @@ impl TableRegistry {
             tme.database_name().into_owned(),
             tme.table_name().into_owned(),
         );
-        if !self.cfg.filters.table(&id.db, &id.table) {
+        if !self.cfg.filters.table(&id.db, &id.table) && !self.is_signal(&id) {
             self.by_table_id.insert(table_id, Mapped::Ignored);
             return Ok(Mapped::Ignored);
         }
         for attempt in 0..2 {
             if attempt == 1 || !self.tables.contains_key(&id) {
-                warn!(table = %id, "table definition re-read from information_schema (not in history or disagrees with the binlog)");
+                if !self.is_signal(&id) || attempt == 1 {
+                    warn!(table = %id, "table definition re-read from information_schema (not in history or disagrees with the binlog)");
+                }
                 match catalog::load_one(conn, &id, self.mariadb).await? {
                     Some(def) => {
                         self.define(&def)?;

@@ -339,7 +339,7 @@ impl Progress {
 /// `SELECT <captured columns> FROM t [WHERE key > after] ORDER BY key` — keyset order, so a
 /// resumed read starts right after the last delivered key (expanded row comparison for
 /// composite keys: `(a > x) OR (a = x AND b > y) …`).
-fn select_sql(t: &TableSchemas, after: Option<&[String]>) -> String {
+pub(crate) fn select_sql(t: &TableSchemas, after: Option<&[String]>) -> String {
     let columns: Vec<String> = t
         .columns
         .iter()
@@ -396,7 +396,7 @@ fn mark(p: Pending, last_overall: bool) -> ChangeEvent {
 
 /// A value read with the binary protocol → the Connect value of its field (same result as the
 /// binlog decoder gives for the same column).
-fn convert(v: My, conv: &Conv, nullable: bool) -> Result<Value, String> {
+pub(crate) fn convert(v: My, conv: &Conv, nullable: bool) -> Result<Value, String> {
     Ok(match v {
         My::NULL => Value::Null,
         My::Int(i) => decode::int_value(i128::from(i), Some(conv)),

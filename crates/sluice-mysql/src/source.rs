@@ -28,6 +28,7 @@ use crate::envelope::{EventBuilder, Op, Snapshot, SourceInfo};
 use crate::error::MySqlError;
 use crate::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKind};
 use crate::history::{cmp_position, SchemaHistory};
+use crate::incremental::{Incremental, Next, Signal};
 use crate::preflight::{self, ServerInfo};
 use crate::registry::{Baseline, Mapped, TableRegistry};
 use crate::snapshot;
@@ -243,6 +244,7 @@ impl MySqlSource {
             .await
             .map_err(|_| MySqlError::ConsumerGone)?;
         }
+        let mut incremental = Incremental::default();
         let mut from = start;
         let mut failures = 0;
         loop {
@@ -261,6 +263,7 @@ impl MySqlSource {
                 target: target.clone(),
                 last_sent: from.clone(),
                 handed_over: false,
+                incremental: &mut incremental,
             };
             let result = run.stream(&from).await;
             from = run.last_sent.clone();
@@ -295,6 +298,7 @@ struct Run<'a> {
     /// Position covering everything handed over so far.
     last_sent: BinlogPosition,
     handed_over: bool,
+    incremental: &'a mut Incremental,
 }
 
 /// The before and after images of one row change (captured columns).
@@ -342,6 +346,13 @@ impl Run<'_> {
         };
         let mut t = Tracker::new(&from.file, from.pos, gtids);
         t.server_id = from.server_id;
+        // the incremental snapshot state as of the position resumed from (a chunk handed over
+        // after it was lost with the connection is read again)
+        *self.incremental = Incremental::from_offset(from.incremental.as_deref());
+        if self.incremental.active() && self.src.cfg.signal_table.is_some() {
+            self.open_chunk().await?;
+        }
+        t.incremental = self.incremental.to_offset();
         let mut resume = (from.event > 0 || from.row > 0).then_some(Resume {
             events: from.event,
             rows: from.row,
@@ -524,18 +535,23 @@ impl Run<'_> {
                         _ => Some(0),
                     };
                     if let Some(skip) = skip_rows {
-                        self.rows_event(
-                            &stream,
-                            &t,
-                            &rows,
-                            start,
-                            idx,
-                            skip,
-                            query.as_ref(),
-                            &mut batch,
-                            &mut row_buf,
-                        )
-                        .await?;
+                        let signals = self
+                            .rows_event(
+                                &stream,
+                                &t,
+                                &rows,
+                                start,
+                                idx,
+                                skip,
+                                query.as_ref(),
+                                &mut batch,
+                                &mut row_buf,
+                            )
+                            .await?;
+                        for signal in signals {
+                            self.on_signal(&mut t, &signal, start, idx, &mut batch)
+                                .await?;
+                        }
                         if batch.len() >= self.src.max_batch {
                             pending_pos = None;
                             self.flush(&mut batch, &mut pending_pos).await?;
@@ -555,6 +571,73 @@ impl Run<'_> {
                 return self.finish(&mut batch, &mut pending_pos).await;
             }
         }
+    }
+
+    /// Writes the next chunk's watermarks and selects it (see [`crate::incremental`]).
+    async fn open_chunk(&mut self) -> Result<(), MySqlError> {
+        let Some(signal) = self.src.cfg.signal_table.clone() else {
+            return Ok(());
+        };
+        let registry = &*self.registry;
+        let lookup = |name: &str| registry.captured_by_name(name);
+        self.incremental
+            .open_chunk(
+                self.conn,
+                &signal,
+                self.src.cfg.incremental_chunk_size,
+                &lookup,
+            )
+            .await
+    }
+
+    /// Acts on a signal row read at rows event `idx` (starting at `start`).
+    async fn on_signal(
+        &mut self,
+        t: &mut Tracker,
+        signal: &Signal,
+        start: u64,
+        idx: u64,
+        out: &mut Vec<ChangeEvent>,
+    ) -> Result<(), MySqlError> {
+        let registry = &*self.registry;
+        let captured = |name: &str| registry.captured_by_name(name).is_some();
+        match self.incremental.on_signal(signal, &captured) {
+            Next::Nothing => {}
+            Next::OpenChunk => self.open_chunk().await?,
+            Next::Emit { table, rows } => {
+                t.incremental = self.incremental.to_offset();
+                if let Some(schemas) = self.registry.captured_by_name(&table) {
+                    let position = Position::Binlog(t.in_txn_position(idx + 1, 0));
+                    let info = SourceInfo {
+                        ts_sec: t.ts_sec,
+                        server_id: t.server_id,
+                        gtid: t.current_gtid.as_ref(),
+                        file: &t.file,
+                        pos: start,
+                        row: 0,
+                        thread: None,
+                        query: None,
+                        snapshot: Snapshot::Incremental,
+                    };
+                    for row in rows {
+                        self.builder.row_change(
+                            &schemas,
+                            Op::Read,
+                            None,
+                            Some(row),
+                            &info,
+                            position.clone(),
+                            out,
+                        );
+                    }
+                }
+                if self.incremental.active() {
+                    self.open_chunk().await?;
+                }
+            }
+        }
+        t.incremental = self.incremental.to_offset();
+        Ok(())
     }
 
     fn commit(
@@ -625,7 +708,7 @@ impl Run<'_> {
         query: Option<&Arc<str>>,
         out: &mut Vec<ChangeEvent>,
         row_buf: &mut Vec<Value>,
-    ) -> Result<(), MySqlError> {
+    ) -> Result<Vec<Signal>, MySqlError> {
         let decode_err = |m: String| MySqlError::Decode {
             file: t.file.to_string(),
             pos: start,
@@ -639,11 +722,11 @@ impl Run<'_> {
             .map(tme, self.conn, (&t.file, t.txn_start))
             .await?
         {
-            Mapped::Ignored => return Ok(()),
+            Mapped::Ignored => return Ok(Vec::new()),
             Mapped::Captured { id, codecs } => (id, codecs),
         };
         let Some(schemas) = self.registry.schemas(&id).cloned() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let mut decoded: Vec<RowImages> = Vec::new();
         let mut buf: &[u8] = &rows.rows;
@@ -660,6 +743,45 @@ impl Run<'_> {
                     (Some(before), Some(image(&rows.present_after)?))
                 }
             });
+        }
+        if self.registry.is_signal(&id) {
+            // signal rows steer the incremental snapshot; they are not change events
+            let col = |name: &str| {
+                schemas.columns.iter().position(|c| {
+                    schemas.def.columns[c.table_index]
+                        .name
+                        .eq_ignore_ascii_case(name)
+                })
+            };
+            let (Some(ci), Some(ct), Some(cd)) = (col("id"), col("type"), col("data")) else {
+                warn!(table = %id, "the signal table needs columns id, type, data; signal ignored");
+                return Ok(Vec::new());
+            };
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            return Ok(decoded
+                .into_iter()
+                .skip(skip as usize)
+                .filter(|_| rows.kind == RowsKind::Write)
+                .filter_map(|(_, after)| after)
+                .map(|a| Signal {
+                    id: text(&a[ci]),
+                    kind: text(&a[ct]),
+                    data: text(&a[cd]),
+                })
+                .collect());
+        }
+        if self.incremental.window_open() {
+            let name = id.to_string();
+            for (before, after) in &decoded {
+                for image in [before, after].into_iter().flatten() {
+                    let key: Vec<Value> = schemas
+                        .key_fields
+                        .iter()
+                        .map(|&i| image[i].clone())
+                        .collect();
+                    self.incremental.on_change(&name, &key);
+                }
+            }
         }
         let n = decoded.len() as u64;
         let op = match rows.kind {
@@ -695,6 +817,6 @@ impl Run<'_> {
                 out,
             );
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }

@@ -156,6 +156,8 @@ pub struct Tracker {
     pub thread: Option<u32>,
     pub server_id: u32,
     pub ts_sec: u32,
+    /// Incremental snapshot state carried into every position (see `incremental`).
+    pub incremental: Option<Arc<serde_json::Value>>,
 }
 
 impl Tracker {
@@ -174,6 +176,7 @@ impl Tracker {
             thread: None,
             server_id: 0,
             ts_sec: 0,
+            incremental: None,
         }
     }
 
@@ -226,6 +229,7 @@ impl Tracker {
             ts_sec: u64::from(self.ts_sec),
             snapshot: false,
             snapshot_progress: None,
+            incremental: self.incremental.clone(),
         }
     }
 
@@ -241,6 +245,7 @@ impl Tracker {
             ts_sec: u64::from(self.ts_sec),
             snapshot: false,
             snapshot_progress: None,
+            incremental: self.incremental.clone(),
         }
     }
 }

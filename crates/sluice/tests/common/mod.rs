@@ -79,16 +79,27 @@ impl Maria {
             .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
     }
 
-    /// Runs a script in its own client session on another thread (a concurrent writer).
+    /// Runs a script in its own client session on another thread (a concurrent writer). The
+    /// script goes through stdin: it may be far larger than a command line.
     pub fn sql_in_background(&self, script: String) -> std::thread::JoinHandle<()> {
         let dir = self.dir.path().to_path_buf();
         std::thread::spawn(move || {
-            let out = Command::new(repo_root().join("scripts/mariadb.sh"))
+            use std::io::Write;
+            let mut child = Command::new(repo_root().join("scripts/mariadb.sh"))
                 .arg("sql")
                 .arg(&dir)
-                .args(["-e", &script])
-                .output()
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
                 .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(script.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
             assert!(
                 out.status.success(),
                 "{}",
