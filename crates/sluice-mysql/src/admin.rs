@@ -85,3 +85,36 @@ pub async fn validate(cfg: &MySqlConfig, file: &str, pos: u64) -> Result<u32, My
         .map_err(MySqlError::query)?;
     Ok(server_id.unwrap_or(0))
 }
+
+/// Inserts a Debezium signal row (`execute-snapshot`, `stop-snapshot`, `pause-snapshot`,
+/// `resume-snapshot`) into the connector's `signal.data.collection`; the running connector
+/// acts on it when it reads it from the binlog. Returns the signal id.
+pub async fn send_signal(
+    cfg: &MySqlConfig,
+    kind: &str,
+    tables: &[String],
+) -> Result<String, MySqlError> {
+    let signal = cfg.signal_table.as_ref().ok_or_else(|| {
+        MySqlError::Config(
+            "signal.data.collection is not set: create a signal table (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32), data VARCHAR(2048)) and name it in the connector config".into(),
+        )
+    })?;
+    let mut conn = preflight::connect(cfg).await?;
+    let id = format!(
+        "sluice-cli-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0)
+    );
+    let data = serde_json::json!({"data-collections": tables, "type": "incremental"}).to_string();
+    let sql = format!(
+        "INSERT INTO `{}`.`{}` (id, type, data) VALUES (?, ?, ?)",
+        signal.db.replace('`', "``"),
+        signal.table.replace('`', "``")
+    );
+    conn.exec_drop(sql, (id.as_str(), kind, data.as_str()))
+        .await
+        .map_err(|e| MySqlError::Query(format!("cannot write to the signal table {signal}: {e} (the connector user needs INSERT on it)")))?;
+    Ok(id)
+}

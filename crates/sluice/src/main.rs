@@ -60,6 +60,22 @@ enum Command {
         #[command(subcommand)]
         action: OffsetsCommand,
     },
+    /// Signal a running connector: incremental snapshot of tables, or stop/pause/resume it.
+    Snapshot {
+        connector: PathBuf,
+        /// Tables to snapshot (or to stop), `db.table`, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<String>,
+        /// Stop the listed tables' (or every) incremental snapshot instead.
+        #[arg(long, conflicts_with_all = ["pause", "resume"])]
+        stop: bool,
+        #[arg(long, conflicts_with = "resume")]
+        pause: bool,
+        #[arg(long)]
+        resume: bool,
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+        data_dir: PathBuf,
+    },
     /// Print the version.
     Version,
 }
@@ -119,6 +135,26 @@ fn main() {
                 exit_when_caught_up,
                 data_dir,
             } => run(connectors, &sink, exit_when_caught_up, &data_dir).await,
+            Command::Snapshot {
+                connector,
+                tables,
+                stop,
+                pause,
+                resume,
+                data_dir,
+            } => {
+                let p = prepare(&connector, &data_dir)?;
+                let kind = match (stop, pause, resume) {
+                    (true, _, _) => "stop-snapshot",
+                    (_, true, _) => "pause-snapshot",
+                    (_, _, true) => "resume-snapshot",
+                    _ if tables.is_empty() => bail!("--tables db.table[,db.table…] is required to start a snapshot"),
+                    _ => "execute-snapshot",
+                };
+                let id = sluice_mysql::admin::send_signal(&p.mysql, kind, &tables).await?;
+                println!("{}: {kind} signal {id} written; the running connector acts on it as it reads the binlog", p.config.name);
+                Ok(())
+            }
             Command::Offsets { action } => {
                 let (path, data_dir, action) = match action {
                     OffsetsCommand::Show {

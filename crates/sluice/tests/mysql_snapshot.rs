@@ -381,3 +381,51 @@ fn incremental_snapshot_resumes_after_kill_9() {
     all.extend(work.lines("second.jsonl"));
     assert_converged(&db, &all);
 }
+
+#[test]
+fn the_cli_signals_an_incremental_snapshot() {
+    let db = seeded(5_000);
+    with_signal_table(&db);
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &incremental_connector(&db, "cli"));
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("snapshot")
+            .arg(&conn)
+            .args(args)
+            .arg("--data-dir")
+            .arg(work.path("data"))
+            .output()
+            .unwrap()
+    };
+    work.catch_up(&conn, "out.jsonl");
+    let mut child = work.spawn(&conn, "out.jsonl");
+    let out = cli(&["--tables", "app.t"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = wait_until(Duration::from_secs(60), || {
+        work.lines("out.jsonl").len() >= 5_000
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(done, "the snapshot ran");
+    assert_converged(&db, &work.lines("out.jsonl"));
+
+    // a connector without a signal table is told how to set one up
+    let plain = work.write_connector("plain.json", &db.connector("plain", &[]));
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["snapshot", plain.to_str().unwrap(), "--tables", "app.t"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("signal.data.collection"),
+        "{err}"
+    );
+}
