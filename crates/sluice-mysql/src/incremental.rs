@@ -115,8 +115,10 @@ impl Incremental {
         self.window.is_some()
     }
 
-    /// Handles one inserted signal row. `captured` tells which tables may be snapshotted.
-    pub fn on_signal(&mut self, s: &Signal, captured: &dyn Fn(&str) -> bool) -> Next {
+    /// Handles one inserted signal row. `captured` lists the tables that may be snapshotted
+    /// (`db.table`, capture order); `data-collections` entries are anchored regular expressions
+    /// over those names, as in Debezium.
+    pub fn on_signal(&mut self, s: &Signal, captured: &[String]) -> Next {
         let data: serde_json::Value =
             serde_json::from_str(&s.data).unwrap_or(serde_json::Value::Null);
         let collections: Vec<String> = data["data-collections"]
@@ -145,12 +147,24 @@ impl Incremental {
                     return Next::Nothing;
                 }
                 let mut added = 0;
-                for c in collections {
-                    if !captured(&c) {
-                        warn!(signal = %s.id, table = %c, "not a captured table; skipped");
-                    } else if !self.progress.tables.contains(&c) {
-                        self.progress.tables.push_back(c);
-                        added += 1;
+                for pattern in collections {
+                    let re = match regex::Regex::new(&format!("^(?:{pattern})$")) {
+                        Ok(re) => re,
+                        Err(e) => {
+                            warn!(signal = %s.id, pattern = %pattern, error = %e, "not a valid data-collections pattern; skipped");
+                            continue;
+                        }
+                    };
+                    let matching: Vec<&String> =
+                        captured.iter().filter(|t| re.is_match(t)).collect();
+                    if matching.is_empty() {
+                        warn!(signal = %s.id, pattern = %pattern, "matches no captured table; skipped");
+                    }
+                    for t in matching {
+                        if !self.progress.tables.contains(t) {
+                            self.progress.tables.push_back(t.clone());
+                            added += 1;
+                        }
                     }
                 }
                 info!(signal = %s.id, tables = added, "incremental snapshot requested");
@@ -341,12 +355,13 @@ mod tests {
     #[test]
     fn signals_queue_stop_pause_and_resume() {
         let mut inc = Incremental::default();
-        let all = |_: &str| true;
+        let all = vec!["a.t".to_string(), "a.u".to_string(), "b.t".to_string()];
+        // patterns are anchored regular expressions over captured table names
         let next = inc.on_signal(
             &signal(
                 "1",
                 "execute-snapshot",
-                r#"{"data-collections":["a.t","a.u"]}"#,
+                r#"{"data-collections":["a\\..*"]}"#,
             ),
             &all,
         );
@@ -363,7 +378,7 @@ mod tests {
             &all,
         );
         assert_eq!(inc.progress.tables, ["a.u"]);
-        let none = |_: &str| false;
+        let none: Vec<String> = Vec::new();
         let mut other = Incremental::default();
         assert_eq!(
             other.on_signal(
@@ -389,10 +404,10 @@ mod tests {
             full: true,
         });
         inc.on_change("a.t", &[Value::Int32(1)]); // before the low watermark: kept
-        inc.on_signal(&signal("w-open", "snapshot-window-open", ""), &|_| true);
+        inc.on_signal(&signal("w-open", "snapshot-window-open", ""), &[]);
         inc.on_change("a.t", &[Value::Int32(2)]);
         inc.on_change("a.u", &[Value::Int32(3)]); // another table: kept
-        let next = inc.on_signal(&signal("w-close", "snapshot-window-close", ""), &|_| true);
+        let next = inc.on_signal(&signal("w-close", "snapshot-window-close", ""), &[]);
         assert_eq!(
             next,
             Next::Emit {

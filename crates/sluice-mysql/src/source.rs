@@ -599,8 +599,12 @@ impl Run<'_> {
         idx: u64,
         out: &mut Vec<ChangeEvent>,
     ) -> Result<(), MySqlError> {
-        let registry = &*self.registry;
-        let captured = |name: &str| registry.captured_by_name(name).is_some();
+        let captured: Vec<String> = self
+            .registry
+            .captured()
+            .iter()
+            .map(|t| t.def.id.to_string())
+            .collect();
         match self.incremental.on_signal(signal, &captured) {
             Next::Nothing => {}
             Next::OpenChunk => self.open_chunk().await?,
