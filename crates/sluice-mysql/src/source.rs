@@ -301,6 +301,26 @@ struct Run<'a> {
     incremental: &'a mut Incremental,
 }
 
+/// The `source` block of an event read at the rows event starting at `pos` in `t`'s file.
+fn source_info<'t>(
+    t: &'t Tracker,
+    pos: u64,
+    row: i32,
+    query: Option<&'t Arc<str>>,
+) -> SourceInfo<'t> {
+    SourceInfo {
+        ts_sec: t.ts_sec,
+        server_id: t.server_id,
+        gtid: t.current_gtid.as_ref(),
+        file: &t.file,
+        pos,
+        row,
+        thread: t.thread,
+        query,
+        snapshot: Snapshot::False,
+    }
+}
+
 /// The before and after images of one row change (captured columns).
 type RowImages = (Option<Vec<Value>>, Option<Vec<Value>>);
 
@@ -612,17 +632,9 @@ impl Run<'_> {
                 t.incremental = self.incremental.to_offset();
                 if let Some(schemas) = self.registry.captured_by_name(&table) {
                     let position = Position::Binlog(t.in_txn_position(idx + 1, 0));
-                    let info = SourceInfo {
-                        ts_sec: t.ts_sec,
-                        server_id: t.server_id,
-                        gtid: t.current_gtid.as_ref(),
-                        file: &t.file,
-                        pos: start,
-                        row: 0,
-                        thread: None,
-                        query: None,
-                        snapshot: Snapshot::Incremental,
-                    };
+                    let mut info = source_info(t, start, 0, None);
+                    info.snapshot = Snapshot::Incremental;
+                    info.thread = None;
                     for row in rows {
                         self.builder.row_change(
                             &schemas,
@@ -800,17 +812,7 @@ impl Run<'_> {
             } else {
                 t.in_txn_position(idx + 1, 0)
             };
-            let info = SourceInfo {
-                ts_sec: t.ts_sec,
-                server_id: t.server_id,
-                gtid: t.current_gtid.as_ref(),
-                file: &t.file,
-                pos: start,
-                row: r as i32,
-                thread: t.thread,
-                query,
-                snapshot: Snapshot::False,
-            };
+            let info = source_info(t, start, r as i32, query);
             self.builder.row_change(
                 &schemas,
                 op,

@@ -219,27 +219,20 @@ impl Tracker {
 
     /// Restart point inside the current transaction.
     pub fn in_txn_position(&self, event: u64, row: u64) -> BinlogPosition {
-        BinlogPosition {
-            file: Arc::clone(&self.file),
-            pos: self.txn_start,
-            event,
-            row,
-            server_id: self.server_id,
-            gtids: self.gtids_text.clone(),
-            ts_sec: u64::from(self.ts_sec),
-            snapshot: false,
-            snapshot_progress: None,
-            incremental: self.incremental.clone(),
-        }
+        self.position(self.txn_start, event, row)
     }
 
     /// Restart point between transactions (the next event).
     pub fn boundary_position(&self) -> BinlogPosition {
+        self.position(self.next_pos, 0, 0)
+    }
+
+    fn position(&self, pos: u64, event: u64, row: u64) -> BinlogPosition {
         BinlogPosition {
             file: Arc::clone(&self.file),
-            pos: self.next_pos,
-            event: 0,
-            row: 0,
+            pos,
+            event,
+            row,
             server_id: self.server_id,
             gtids: self.gtids_text.clone(),
             ts_sec: u64::from(self.ts_sec),
