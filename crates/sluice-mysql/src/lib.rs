@@ -30,6 +30,7 @@ pub mod registry;
 pub mod snapshot;
 pub mod source;
 pub mod stream;
+mod streaming;
 pub mod table;
 
 pub use config::MySqlConfig;
