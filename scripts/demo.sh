@@ -17,7 +17,8 @@ say "starting MariaDB on 127.0.0.1:$PORT (binlog ROW/FULL)"
 sql() { "$ROOT/scripts/mariadb.sh" sql "$DEMO/mariadb" -e "$1"; }
 sql "CREATE DATABASE inventory;
      CREATE TABLE inventory.customers (id INT PRIMARY KEY, name VARCHAR(100), email VARCHAR(100),
-       balance DECIMAL(10,2), updated DATETIME(6));"
+       balance DECIMAL(10,2), updated DATETIME(6));
+     INSERT INTO inventory.customers VALUES (1000,'Existing Customer','old@example.com',5.00,NOW(6));"
 
 cat > "$DEMO/inventory.json" <<JSON
 {
@@ -31,7 +32,6 @@ cat > "$DEMO/inventory.json" <<JSON
     "database.server.id": "184054",
     "topic.prefix": "dbserver1",
     "table.include.list": "inventory.customers",
-    "snapshot.mode": "no_data",
     "include.schema.changes": "false",
     "value.converter.schemas.enable": "false",
     "key.converter.schemas.enable": "false"
@@ -41,7 +41,7 @@ JSON
 say "connector config ($DEMO/inventory.json) — the JSON Kafka Connect users already have"
 cat "$DEMO/inventory.json" >&2
 
-say "sluice run inventory.json --sink stdout   (events below; schemas off for readability)"
+say "sluice run inventory.json   (snapshot of the existing row, then live changes; schemas off for readability)"
 "$SLUICE" run "$DEMO/inventory.json" --data-dir "$DEMO/data" 2>"$DEMO/sluice.log" &
 PID=$!
 sleep 1
@@ -54,4 +54,4 @@ kill -TERM "$PID"; wait "$PID" || true; PID=""
 
 say "committed offset (Debezium's MySQL offset format)"
 cat "$DEMO"/data/offsets/*.json >&2
-say "done: 2 creates, 1 update, 1 delete + tombstone were streamed"
+say "done: 1 snapshot read (op r, no lock taken), then 2 creates, 1 update, 1 delete + tombstone streamed"
