@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
-use sluice_core::schema::{logical, Schema, SchemaType};
+use sluice_core::schema::{Schema, SchemaType};
 use sluice_core::{Data, Value};
 
 use crate::jnum;
@@ -338,15 +338,11 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// True when `s` is the Connect `Decimal` logical type.
-pub fn is_decimal(s: &Schema) -> bool {
-    s.name.as_deref() == Some(logical::DECIMAL)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use sluice_core::decimal::Decimal;
+    use sluice_core::schema::logical;
     use sluice_core::SchemaBuilder;
 
     fn key_data() -> Data {
