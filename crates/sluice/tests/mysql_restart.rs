@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use common::{ops, wait_until, Maria, Work};
@@ -49,11 +48,7 @@ fn interrupted_run(signal: &str) -> (BTreeMap<i64, usize>, usize) {
         "sluice did not stream: {}",
         std::fs::read_to_string(work.path("first.jsonl.log")).unwrap_or_default()
     );
-    Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    let status = common::signal(&mut child, signal);
     if signal == "-TERM" {
         assert!(status.success(), "clean stop must exit 0");
     }
@@ -112,11 +107,7 @@ fn stop_inside_a_large_transaction_resumes_at_the_next_row() {
             .unwrap_or(false)
     });
     assert!(started);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(common::signal(&mut child, "-TERM").success());
     let offsets = work.offsets("big").unwrap();
     let first = work.lines("first.jsonl").len();
     let value = &offsets["offsets"][0]["value"];

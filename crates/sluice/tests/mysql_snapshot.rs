@@ -209,11 +209,7 @@ fn snapshot_takes_no_global_lock() {
     );
     let took = timed(2_000_002);
     let still_running = in_progress(&work);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    common::signal(&mut child, "-TERM");
     assert!(
         still_running,
         "the statements must run while the snapshot is in progress"
@@ -235,11 +231,7 @@ fn kill_9_mid_snapshot_then_restart_converges() {
             .map(|m| m.len() > 3_000_000)
             .unwrap_or(false)
     }));
-    Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    common::signal(&mut child, "-KILL");
     let first = work.lines("first.jsonl");
     assert!(first.len() < 300_000, "killed mid-snapshot");
     db.sql("USE app; UPDATE t SET v = 42 WHERE id <= 10; DELETE FROM t WHERE id = 20;");
@@ -313,11 +305,7 @@ fn incremental_snapshot_with_a_concurrent_writer_converges_exactly() {
                 .count()
                 > 150_000
     });
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    common::signal(&mut child, "-TERM");
     let log = std::fs::read_to_string(work.path("out.jsonl.log")).unwrap_or_default();
     assert!(
         finished,
@@ -355,11 +343,7 @@ fn incremental_snapshot_resumes_after_kill_9() {
         work.offsets("ik")
             .is_some_and(|o| o["offsets"][0]["value"]["incremental_snapshot"]["key"].is_array())
     }));
-    Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    common::signal(&mut child, "-KILL");
     let first = work.lines("first.jsonl");
     assert!(
         first.len() < 200_000,
@@ -368,11 +352,7 @@ fn incremental_snapshot_resumes_after_kill_9() {
     db.sql("USE app; UPDATE t SET v = 7 WHERE id <= 100; DELETE FROM t WHERE id BETWEEN 150000 AND 150010;");
     let mut again = work.spawn(&conn, "second.jsonl");
     let finished = wait_until(Duration::from_secs(120), || incremental_done(&work, "ik"));
-    Command::new("kill")
-        .args(["-TERM", &again.id().to_string()])
-        .status()
-        .unwrap();
-    again.wait().unwrap();
+    common::signal(&mut again, "-TERM");
     assert!(
         finished,
         "the incremental snapshot continued after the restart"
@@ -409,11 +389,7 @@ fn the_cli_signals_an_incremental_snapshot() {
     let done = wait_until(Duration::from_secs(60), || {
         work.lines("out.jsonl").len() >= 5_000
     });
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    common::signal(&mut child, "-TERM");
     assert!(done, "the snapshot ran");
     assert_converged(&db, &work.lines("out.jsonl"));
 

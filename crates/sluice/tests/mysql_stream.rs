@@ -238,11 +238,7 @@ fn a_killed_replication_connection_is_resumed_without_loss_or_repeats() {
     let done = common::wait_until(std::time::Duration::from_secs(60), || {
         work.lines("out.jsonl").len() >= 300
     });
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    common::signal(&mut child, "-TERM");
     let log = std::fs::read_to_string(work.path("out.jsonl.log")).unwrap_or_default();
     assert!(
         done,

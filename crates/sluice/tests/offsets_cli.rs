@@ -123,11 +123,7 @@ fn offsets_cannot_change_under_a_running_connector() {
         .output()
         .unwrap();
     let twice_err = String::from_utf8_lossy(&twice.stderr);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    common::signal(&mut child, "-TERM");
     assert!(
         !out.status.success() && err.contains("is running") && err.contains("stop it"),
         "{err}"

@@ -297,3 +297,12 @@ pub fn table_state(db: &Maria, table: &str) -> std::collections::BTreeMap<i64, i
         })
         .collect()
 }
+
+/// Sends `signal` (`-TERM`, `-KILL`) to a sluice process started by the test and waits for it.
+pub fn signal(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap()
+}
