@@ -213,9 +213,13 @@ impl Work {
     }
 }
 
+/// The JSON lines of a file sink's output. A final line without its newline is a write torn by
+/// `kill -9`: never acknowledged (the offset is committed only after write + fsync), so it is
+/// delivered again after the restart and is not part of the output. Every complete line must
+/// parse.
 pub fn read_lines(path: &Path) -> Vec<Value> {
     match std::fs::read_to_string(path) {
-        Ok(t) => t
+        Ok(t) => t[..t.rfind('\n').map_or(0, |i| i + 1)]
             .lines()
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {e}: {l}")))
