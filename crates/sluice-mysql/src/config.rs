@@ -55,6 +55,9 @@ pub enum SnapshotMode {
     Never,
     /// Snapshot only when no offset exists or the offset's binlog is gone.
     WhenNeeded,
+    /// Rebuild a lost or corrupt schema history from the live database at the stored offset
+    /// (no data snapshot), then stream. Debezium's `recovery` (formerly `schema_only_recovery`).
+    Recovery,
 }
 
 /// Connection and mapping settings of one MySQL connector.
@@ -190,6 +193,8 @@ impl MySqlConfig {
                 ("schema_only", S::NoData),
                 ("never", S::Never),
                 ("when_needed", S::WhenNeeded),
+                ("recovery", S::Recovery),
+                ("schema_only_recovery", S::Recovery),
             ],
         )?;
         if let Some(mode) = props.get("database.ssl.mode") {

@@ -1,20 +1,20 @@
 //! Schema history: table definitions by binlog position, so a restart at an old position decodes
 //! rows with the definitions that were in force there.
 //!
-//! The file is JSON lines, appended and fsynced in binlog order *before* the offset can move past
-//! the DDL that produced a record. A `baseline` record holds every captured table (written at
+//! Records (Debezium's history record format, see `history_codec`) go to a
+//! [`SchemaHistoryStore`] (a file or a Kafka topic), appended durably in binlog order *before*
+//! the offset can move past the DDL that produced a record. A `baseline` record holds every captured table (written at
 //! first start, or when history had to be rebuilt); other records hold the tables one DDL
 //! statement changed or dropped. A record's position is the position *after* its DDL, so
 //! [`SchemaHistory::state_at`] at a restart position includes exactly the DDL already applied.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sluice_core::SchemaHistoryStore;
 
 use crate::error::MySqlError;
+use crate::history_codec;
 use crate::table::{TableDef, TableId};
 
 /// One history entry.
@@ -41,71 +41,82 @@ pub fn cmp_position(a_file: &str, a_pos: u64, b_file: &str, b_pos: u64) -> std::
     }
 }
 
-/// The history file of one connector.
-#[derive(Debug)]
+/// The schema history of one connector, over a store (file or Kafka topic).
 pub struct SchemaHistory {
-    path: PathBuf,
+    store: Box<dyn SchemaHistoryStore>,
+    server: String,
+    server_id: u32,
     records: Vec<HistoryRecord>,
 }
 
+impl std::fmt::Debug for SchemaHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaHistory")
+            .field("store", &self.store.location())
+            .field("records", &self.records.len())
+            .finish()
+    }
+}
+
 impl SchemaHistory {
-    /// Opens (or starts) the history at `path`.
-    pub fn open(path: &Path) -> Result<SchemaHistory, MySqlError> {
+    /// Reads the history in `store`; `server` is the topic prefix written into new records.
+    pub fn open(
+        mut store: Box<dyn SchemaHistoryStore>,
+        server: &str,
+    ) -> Result<SchemaHistory, MySqlError> {
+        let location = store.location();
         let mut records = Vec::new();
-        if path.exists() {
-            let f = File::open(path)
-                .map_err(|e| MySqlError::History(format!("{}: {e}", path.display())))?;
-            for (n, line) in BufReader::new(f).lines().enumerate() {
-                let line =
-                    line.map_err(|e| MySqlError::History(format!("{}: {e}", path.display())))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<HistoryRecord>(&line) {
-                    Ok(r) => records.push(r),
-                    // a torn last line from a crash mid-append: the DDL it described will be
-                    // read from the binlog again, because the offset never passed it
-                    Err(_) if n + 1 == count_lines(path) => break,
-                    Err(e) => {
-                        return Err(MySqlError::History(format!(
-                            "{} line {}: {e}; the schema history is corrupt — restore it or delete it to rebuild from the live database",
-                            path.display(),
-                            n + 1
-                        )))
-                    }
-                }
+        for (n, doc) in store
+            .load()
+            .map_err(|e| MySqlError::History(e.to_string()))?
+            .iter()
+            .enumerate()
+        {
+            let r = history_codec::decode(doc).map_err(|e| {
+                MySqlError::History(format!(
+                    "{location} record {}: {e}; restore the history, or remove it and restart with snapshot.mode=recovery",
+                    n + 1
+                ))
+            })?;
+            records.push(r);
+        }
+        // a history written by Debezium has no baseline flag: replay it from the start
+        if !records.iter().any(|r| r.baseline) {
+            if let Some(first) = records.first_mut() {
+                first.baseline = true;
             }
         }
         Ok(SchemaHistory {
-            path: path.to_path_buf(),
+            store,
+            server: server.to_string(),
+            server_id: 0,
             records,
         })
+    }
+
+    /// The source server's id, written into new records' positions.
+    pub fn set_server_id(&mut self, id: u32) {
+        self.server_id = id;
     }
 
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn location(&self) -> String {
+        self.store.location()
     }
 
-    /// Appends and fsyncs one record.
+    /// Durably appends one record.
     pub fn append(&mut self, record: HistoryRecord) -> Result<(), MySqlError> {
-        let err = |e: std::io::Error| MySqlError::History(format!("{}: {e}", self.path.display()));
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let mut line =
-            serde_json::to_vec(&record).map_err(|e| MySqlError::History(e.to_string()))?;
-        line.push(b'\n');
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(err)?;
-        f.write_all(&line).map_err(err)?;
-        f.sync_data().map_err(err)?;
+        let ts_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let doc = history_codec::encode(&record, &self.server, self.server_id, ts_ms);
+        self.store
+            .append(&doc)
+            .map_err(|e| MySqlError::History(e.to_string()))?;
         self.records.push(record);
         Ok(())
     }
@@ -135,12 +146,6 @@ impl SchemaHistory {
     }
 }
 
-fn count_lines(path: &Path) -> usize {
-    File::open(path)
-        .map(|f| BufReader::new(f).lines().count())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,7 +172,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sluice-hist-{}", std::process::id()));
         let path = dir.join("history.jsonl");
         let _ = std::fs::remove_file(&path);
-        let mut h = SchemaHistory::open(&path).unwrap();
+        let open = || {
+            SchemaHistory::open(Box::new(sluice_core::FileHistoryStore::new(&path)), "app").unwrap()
+        };
+        let mut h = open();
         h.append(HistoryRecord {
             file: "b.000001".into(),
             pos: 100,
@@ -186,7 +194,7 @@ mod tests {
             dropped: vec![],
         })
         .unwrap();
-        let reopened = SchemaHistory::open(&path).unwrap();
+        let reopened = open();
         let id = TableId::new("app", "t");
         assert_eq!(
             reopened.state_at("b.000002", 499).unwrap()[&id]

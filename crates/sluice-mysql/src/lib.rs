@@ -23,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod filters;
 pub mod history;
+mod history_codec;
 pub mod incremental;
 pub mod mapping;
 pub mod preflight;

@@ -13,7 +13,7 @@ use sluice_core::Schema;
 use tracing::{info, warn};
 
 use crate::catalog;
-use crate::config::MySqlConfig;
+use crate::config::{MySqlConfig, SnapshotMode};
 use crate::ddl::{self, DdlChange};
 use crate::decode::{self, ColCodec};
 use crate::error::MySqlError;
@@ -94,11 +94,19 @@ impl TableRegistry {
             }
             None => {
                 if baseline == Baseline::Resume {
+                    if cfg.snapshot_mode != SnapshotMode::Recovery {
+                        return Err(MySqlError::History(format!(
+                            "the schema history ({}) has no table definitions for the stored offset {file}:{pos}; \
+                             sluice will not guess them (rows could be decoded with the wrong columns). Restore the \
+                             history, or restart once with snapshot.mode=recovery to rebuild it from the live database \
+                             (correct if no DDL ran since that offset), or reset the offsets to take a new snapshot",
+                            reg.history.location()
+                        )));
+                    }
                     warn!(
-                        history = %reg.history.path().display(),
-                        "SCHEMA HISTORY MISSING for the stored offset: rebuilding table definitions from the live database. \
-                         Rows written before a later DDL will be decoded with today's definitions; if columns changed since, \
-                         stop, restore the history file, or reset offsets and re-snapshot"
+                        history = %reg.history.location(),
+                        "SCHEMA HISTORY REBUILT (snapshot.mode=recovery) from the live database at the stored offset: \
+                         rows written before a later DDL would be decoded with today's definitions"
                     );
                 }
                 let defs = catalog::load(conn, &cfg.filters, None, mariadb).await?;

@@ -12,7 +12,6 @@
 //! downstream. A dropped connection is retried with backoff from the position after the last
 //! batch handed over, so nothing is lost and nothing already handed over is produced again.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +30,7 @@ use crate::preflight::{self, ServerInfo};
 use crate::registry::{Baseline, TableRegistry};
 use crate::snapshot;
 use crate::streaming::Run;
+use sluice_core::SchemaHistoryStore;
 
 /// What the source hands to the runtime.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ pub enum Start {
 pub struct MySqlSource {
     pub(crate) cfg: MySqlConfig,
     offset: Option<serde_json::Value>,
-    history_path: PathBuf,
+    history: std::sync::Mutex<Option<Box<dyn SchemaHistoryStore>>>,
     exit_when_caught_up: bool,
     pub(crate) max_batch: usize,
 }
@@ -65,11 +65,16 @@ pub struct MySqlSource {
 const MAX_RECONNECTS: u32 = 6;
 
 impl MySqlSource {
-    pub fn new(cfg: MySqlConfig, offset: Option<serde_json::Value>, history_path: PathBuf) -> Self {
+    /// `history` is where the schema history lives (a file, a Kafka topic).
+    pub fn new(
+        cfg: MySqlConfig,
+        offset: Option<serde_json::Value>,
+        history: Box<dyn SchemaHistoryStore>,
+    ) -> Self {
         MySqlSource {
             cfg,
             offset,
-            history_path,
+            history: std::sync::Mutex::new(Some(history)),
             exit_when_caught_up: false,
             max_batch: 2048,
         }
@@ -179,7 +184,14 @@ impl MySqlSource {
             info!("include.query: source.query carries the statement when the server logs it (binlog_rows_query_log_events=ON)");
         }
         let target = preflight::current_position(&mut conn).await?;
-        let history = SchemaHistory::open(&self.history_path)?;
+        let store = self
+            .history
+            .lock()
+            .ok()
+            .and_then(|mut h| h.take())
+            .ok_or_else(|| MySqlError::History("the source was already run once".into()))?;
+        let mut history = SchemaHistory::open(store, &self.cfg.topic_prefix)?;
+        history.set_server_id(info.server_id);
         let (snapshot, start) = match start {
             Start::Snapshot(resume) => {
                 let (snap_conn, at) = snapshot::begin(&self.cfg, &info).await?;

@@ -76,6 +76,26 @@ const RUNTIME_PROPERTIES: &[&str] = &[
     "max.batch.size",
     "max.queue.size",
     "database.server.name",
+    // Kafka (sluice-kafka)
+    "bootstrap.servers",
+    "group.id",
+    "offset.storage.topic",
+    "offset.storage.partitions",
+    "offset.storage.replication.factor",
+    "exactly.once.support",
+    "exactly.once.source.support",
+    "transactional.id",
+    "schema.history.internal.kafka.topic",
+    "schema.history.internal.kafka.bootstrap.servers",
+];
+
+/// Property prefixes passed through to a client or a topic (`producer.linger.ms`, …).
+const RUNTIME_PREFIXES: &[&str] = &[
+    "key.converter.",
+    "value.converter.",
+    "producer.",
+    "consumer.",
+    "topic.creation.",
 ];
 
 /// A parsed connector document.
@@ -190,8 +210,7 @@ impl ConnectorConfig {
             .filter(|k| {
                 !RUNTIME_PROPERTIES.contains(&k.as_str())
                     && !known_by_source.contains(&k.as_str())
-                    && !k.starts_with("key.converter.")
-                    && !k.starts_with("value.converter.")
+                    && !RUNTIME_PREFIXES.iter().any(|p| k.starts_with(p))
             })
             .cloned()
             .collect();

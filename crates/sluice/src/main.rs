@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use sluice_connect::JsonConverterConfig;
-use sluice_core::{OffsetKey, OffsetStore, Sink};
+use sluice_connect::{JsonConverter, JsonConverterConfig};
+use sluice_core::{OffsetKey, Sink};
+use sluice_kafka::{KafkaProducer, KafkaSink};
 use sluice_mysql::{MySqlConfig, MySqlSource};
 use sluice_runtime::{run_pipeline, ConnectorConfig, FileOffsetStore, SourceKind};
 use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
@@ -40,12 +41,14 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run connectors embedded (no Kafka): events go to stdout, a file or nowhere.
+    /// Run connectors: events go to Kafka, stdout, a file or nowhere.
     Run {
         /// Kafka Connect connector JSON files ({"name":…,"config":{…}}).
         #[arg(required = true)]
         connectors: Vec<PathBuf>,
-        /// Destination: stdout, file:PATH (fsynced JSON lines) or null (serialize and discard).
+        /// Destination: kafka[:BOOTSTRAP] (one topic per table; bootstrap.servers from the
+        /// config if not given), stdout, file:PATH (fsynced JSON lines) or null (serialize and
+        /// discard).
         #[arg(long, default_value = "stdout")]
         sink: String,
         /// Stop once everything up to the binlog end seen at start is delivered.
@@ -109,6 +112,7 @@ enum OffsetsCommand {
 }
 
 mod offsets_cmd;
+mod state;
 
 fn main() {
     let cli = Cli::parse();
@@ -209,11 +213,25 @@ pub(crate) struct Prepared {
     /// `max.queue.size` / `max.batch.size`: batches in flight (sluice default 4096 events).
     queue_batches: usize,
     mysql: MySqlConfig,
+    /// The offsets file (also the lock of a running connector, whatever the offset storage).
     offsets: PathBuf,
     history: PathBuf,
+    state: state::State,
+}
+
+/// `--sink kafka[:BOOTSTRAP]` → `Some(bootstrap)`; other sinks → `None`.
+fn kafka_sink(spec: &str) -> Option<Option<&str>> {
+    match spec {
+        "kafka" => Some(None),
+        s => s.strip_prefix("kafka:").map(Some),
+    }
 }
 
 fn prepare(path: &Path, data_dir: &Path) -> Result<Prepared> {
+    prepare_for(path, data_dir, None)
+}
+
+fn prepare_for(path: &Path, data_dir: &Path, sink: Option<Option<&str>>) -> Result<Prepared> {
     let config = ConnectorConfig::from_file(path)?;
     match config.kind {
         SourceKind::MySql => {}
@@ -252,7 +270,9 @@ fn prepare(path: &Path, data_dir: &Path) -> Result<Prepared> {
     if max_queue < max_batch {
         bail!("connector {}: max.queue.size ({max_queue}) must be at least max.batch.size ({max_batch})", config.name);
     }
+    let state = state::resolve(&config, sink)?;
     Ok(Prepared {
+        state,
         max_batch,
         queue_batches: (max_queue / max_batch).max(1),
         config,
@@ -292,7 +312,9 @@ fn open_sink(spec: &str, c: &ConnectorConfig) -> Result<Box<dyn Sink>> {
                     .with_context(|| format!("cannot open sink file {path}"))?,
             )
         }
-        other => bail!("unknown --sink {other:?}: use stdout, file:PATH or null"),
+        other => {
+            bail!("unknown --sink {other:?}: use kafka[:BOOTSTRAP], stdout, file:PATH or null")
+        }
     })
 }
 
@@ -302,9 +324,10 @@ async fn run(
     exit_when_caught_up: bool,
     data_dir: &Path,
 ) -> Result<()> {
+    let to_kafka = kafka_sink(sink);
     let prepared = paths
         .iter()
-        .map(|p| prepare(p, data_dir))
+        .map(|p| prepare_for(p, data_dir, to_kafka))
         .collect::<Result<Vec<_>>>()?;
     let mut seen = std::collections::HashSet::new();
     for p in &prepared {
@@ -315,7 +338,11 @@ async fn run(
             );
         }
     }
-    let shared_sink = Arc::new(Mutex::new(open_sink(sink, &prepared[0].config)?));
+    // stdout/file/null: one sink shared by every connector; Kafka: a producer per connector
+    let shared_sink = match to_kafka {
+        Some(_) => None,
+        None => Some(Arc::new(Mutex::new(open_sink(sink, &prepared[0].config)?))),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -324,7 +351,7 @@ async fn run(
     });
     let mut tasks = Vec::new();
     for p in prepared {
-        let sink = Arc::clone(&shared_sink);
+        let shared = shared_sink.clone();
         let mut stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let name = p.config.name.clone();
@@ -334,13 +361,35 @@ async fn run(
                     p.offsets.with_extension("lock").display()
                 )
             })?;
-            let mut store = FileOffsetStore::open(&p.offsets)?;
             let key = OffsetKey {
                 connector: name.clone(),
                 server: p.mysql.topic_prefix.clone(),
             };
+            let (sink, txn_producer) = match shared {
+                Some(s) => (s, None),
+                None => {
+                    let kafka = p.state.kafka.clone().context("Kafka settings missing")?;
+                    let producer =
+                        KafkaProducer::new(&kafka).with_context(|| format!("connector {name}"))?;
+                    let (k, v) = converters(&p.config);
+                    let txn = producer.is_transactional().then(|| Arc::clone(&producer));
+                    let sink: Box<dyn Sink> = Box::new(KafkaSink::new(
+                        kafka,
+                        producer,
+                        JsonConverter::new(k),
+                        JsonConverter::new(v),
+                    ));
+                    (Arc::new(Mutex::new(sink)), txn)
+                }
+            };
+            let mut store = state::open_offsets(&p.state, &p.offsets, &key, txn_producer)
+                .await
+                .with_context(|| format!("connector {name}: offsets"))?;
+            let history = state::open_history(&p.state, &p.history)
+                .await
+                .with_context(|| format!("connector {name}: schema history"))?;
             let offset = store.load(&key)?;
-            let source = MySqlSource::new(p.mysql, offset, p.history)
+            let source = MySqlSource::new(p.mysql, offset, history)
                 .exit_when_caught_up(exit_when_caught_up)
                 .max_batch(p.max_batch);
             let shutdown = async move {
@@ -350,7 +399,7 @@ async fn run(
                 move |tx| source.run(tx),
                 p.queue_batches,
                 sink,
-                &mut store,
+                store.as_mut(),
                 &key,
                 shutdown,
             )
@@ -374,7 +423,9 @@ async fn run(
             }
         }
     }
-    shared_sink.lock().await.flush().await?;
+    if let Some(s) = shared_sink {
+        s.lock().await.flush().await?;
+    }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),

@@ -1,0 +1,97 @@
+//! Change events into Kafka topics.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sluice_connect::JsonConverter;
+use sluice_core::{ChangeEvent, Sink, SinkError};
+
+use crate::{ensure_topic, KafkaConfig, KafkaError, KafkaProducer, TopicSpec};
+
+/// Writes each event as one Kafka record: topic = the event's topic, key and value through the
+/// converters (a tombstone has a null value), headers as they are.
+pub struct KafkaSink {
+    cfg: KafkaConfig,
+    producer: Arc<KafkaProducer>,
+    key: JsonConverter,
+    value: JsonConverter,
+    kbuf: Vec<u8>,
+    vbuf: Vec<u8>,
+    /// Topics already created (or known to exist) when `topic.creation.default.*` is set.
+    ensured: HashSet<Arc<str>>,
+}
+
+impl KafkaSink {
+    pub fn new(
+        cfg: KafkaConfig,
+        producer: Arc<KafkaProducer>,
+        key: JsonConverter,
+        value: JsonConverter,
+    ) -> KafkaSink {
+        KafkaSink {
+            cfg,
+            producer,
+            key,
+            value,
+            kbuf: Vec::with_capacity(256),
+            vbuf: Vec::with_capacity(4096),
+            ensured: HashSet::new(),
+        }
+    }
+
+    async fn ensure(&mut self, topic: &Arc<str>) -> Result<(), KafkaError> {
+        let Some(tc) = &self.cfg.topic_creation else {
+            return Ok(());
+        };
+        if self.ensured.contains(topic) {
+            return Ok(());
+        }
+        ensure_topic(
+            &self.cfg,
+            &TopicSpec {
+                name: topic.to_string(),
+                partitions: tc.partitions,
+                replication_factor: tc.replication_factor,
+                configs: tc.configs.clone(),
+            },
+        )
+        .await?;
+        self.ensured.insert(Arc::clone(topic));
+        Ok(())
+    }
+}
+
+fn sink_error(e: KafkaError) -> SinkError {
+    match e {
+        KafkaError::Delivery(m) | KafkaError::Transaction(m) => SinkError::Unavailable(m),
+        other => SinkError::Rejected(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Sink for KafkaSink {
+    async fn write(&mut self, events: &[ChangeEvent]) -> Result<(), SinkError> {
+        for ev in events {
+            self.ensure(&ev.topic).await.map_err(sink_error)?;
+            self.kbuf.clear();
+            self.vbuf.clear();
+            let key = ev.key.as_ref().map(|k| {
+                self.key.write(Some(k), &mut self.kbuf);
+                &self.kbuf[..]
+            });
+            let value = ev.value.as_ref().map(|v| {
+                self.value.write(Some(v), &mut self.vbuf);
+                &self.vbuf[..]
+            });
+            self.producer
+                .send(&ev.topic, key, value, &ev.headers)
+                .map_err(sink_error)?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.producer.flush().map_err(sink_error)
+    }
+}

@@ -1,0 +1,232 @@
+//! Kafka-protocol brokers started by scripts/kafka.sh, and a plain consumer to read back what
+//! sluice produced.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::Value;
+
+use super::{free_port, repo_root};
+
+/// Which broker implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// noida-db: transactions with read_committed, compaction, admin API.
+    Noida,
+    /// tansu (memory): groups and commits; aborted transactions leak to read_committed.
+    Tansu,
+}
+
+/// A private broker on loopback, stopped when dropped.
+pub struct Broker {
+    pub kind: Kind,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Broker {
+    pub fn start(kind: Kind) -> Broker {
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-kafka-")
+            .tempdir()
+            .unwrap();
+        let port = free_port();
+        let name = match kind {
+            Kind::Noida => "noida",
+            Kind::Tansu => "tansu",
+        };
+        let out = Command::new(repo_root().join("scripts/kafka.sh"))
+            .args(["start", name])
+            .arg(dir.path())
+            .arg(port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name} broker did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Broker { kind, dir, port }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn delete_topic(&self, topic: &str) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt
+            .block_on(admin.delete_topics(&[topic], &AdminOptions::new()))
+            .unwrap();
+        assert!(r.iter().all(|t| t.is_ok()), "delete {topic}: {r:?}");
+    }
+
+    /// Every record of `topics`, per partition in offset order.
+    pub fn consume(&self, topics: &[&str], read_committed: bool) -> Vec<Record> {
+        consume(&self.bootstrap(), topics, read_committed)
+    }
+
+    /// Topic names on the broker.
+    pub fn topics(&self) -> Vec<String> {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .unwrap();
+        let md = c.fetch_metadata(None, Duration::from_secs(10)).unwrap();
+        md.topics().iter().map(|t| t.name().to_string()).collect()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/kafka.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// One consumed record; key and value parsed as JSON (`Null` when absent).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key_bytes: Vec<u8>,
+    pub key: Value,
+    pub value: Value,
+}
+
+pub fn consume(bootstrap: &str, topics: &[&str], read_committed: bool) -> Vec<Record> {
+    topics
+        .iter()
+        .flat_map(|t| consume_topic(bootstrap, t, read_committed))
+        .collect()
+}
+
+fn consume_topic(bootstrap: &str, topic: &str, read_committed: bool) -> Vec<Record> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "sluice-test-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        // noida-db answers a fetch with everything it has, whatever the requested maximum
+        .set("receive.message.max.bytes", "1000000000")
+        .set(
+            "isolation.level",
+            if read_committed {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
+        )
+        .create()
+        .unwrap();
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    let mut wanted = HashSet::new();
+    for t in md.topics().iter().filter(|t| t.error().is_none()) {
+        for p in t.partitions() {
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                .unwrap();
+            wanted.insert(p.id());
+        }
+    }
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    c.assign(&tpl).unwrap();
+    let mut done = HashSet::new();
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    while done.len() < wanted.len() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "consuming {topic} did not reach the end"
+        );
+        match c.poll(Duration::from_millis(200)) {
+            None => {}
+            Some(Ok(m)) => {
+                done.remove(&m.partition());
+                let parse = |b: Option<&[u8]>| {
+                    b.map_or(Value::Null, |b| serde_json::from_slice(b).unwrap())
+                };
+                out.push(Record {
+                    topic: m.topic().to_string(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key_bytes: m.key().unwrap_or_default().to_vec(),
+                    key: parse(m.key()),
+                    value: parse(m.payload()),
+                });
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                done.insert(p);
+            }
+            Some(Err(e)) => panic!("consume {topic}: {e}"),
+        }
+    }
+    out
+}
+
+/// The Java client's murmur2 (Utils.murmur2), which its default partitioner applies to keys.
+pub fn murmur2(data: &[u8]) -> i32 {
+    let seed: u32 = 0x9747_b28c;
+    let m: u32 = 0x5bd1_e995;
+    let r = 24;
+    let len = data.len() as u32;
+    let mut h: u32 = seed ^ len;
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(m);
+        k ^= k >> r;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    match tail.len() {
+        3 => {
+            h ^= (tail[2] as u32) << 16;
+            h ^= (tail[1] as u32) << 8;
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        2 => {
+            h ^= (tail[1] as u32) << 8;
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        1 => {
+            h ^= tail[0] as u32;
+            h = h.wrapping_mul(m);
+        }
+        _ => {}
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The partition the Java producer picks for `key` among `n`: `toPositive(murmur2) % n`.
+pub fn java_partition(key: &[u8], n: i32) -> i32 {
+    (murmur2(key) & 0x7fff_ffff) % n
+}
