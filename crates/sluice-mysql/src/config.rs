@@ -82,6 +82,11 @@ pub struct MySqlConfig {
     pub history_file: Option<PathBuf>,
     /// Seconds between server heartbeats on an idle replication connection.
     pub heartbeat_period: Duration,
+    /// `heartbeat.interval.ms` (0 = off): how often a heartbeat record carries the current
+    /// position, so the offset advances while captured tables are idle.
+    pub heartbeat_interval: Option<Duration>,
+    /// `<heartbeat.topics.prefix>.<topic.prefix>` (Debezium's default `__debezium-heartbeat`).
+    pub heartbeat_topic: String,
     /// `signal.data.collection`: the Debezium signal table (`db.table`), if any.
     pub signal_table: Option<crate::table::TableId>,
     /// `incremental.snapshot.chunk.size`: rows per incremental snapshot chunk.
@@ -111,6 +116,8 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "include.query",
     "include.schema.changes",
     "connect.timeout.ms",
+    "heartbeat.interval.ms",
+    "heartbeat.topics.prefix",
     "schema.history.internal",
     "schema.history.internal.file.filename",
     "database.ssl.mode",
@@ -213,6 +220,16 @@ impl MySqlConfig {
                 "topic.prefix={topic_prefix:?} may only contain letters, digits, '.', '_' and '-'"
             )));
         }
+        let heartbeat_interval = match number(props, "heartbeat.interval.ms", Some(0u64))? {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
+        let heartbeat_topic = format!(
+            "{}.{topic_prefix}",
+            props
+                .get("heartbeat.topics.prefix")
+                .map_or("__debezium-heartbeat", |s| s.trim())
+        );
         Ok(MySqlConfig {
             name: name.to_string(),
             hostname: required(props, "database.hostname")?,
@@ -276,7 +293,10 @@ impl MySqlConfig {
             history_file: props
                 .get("schema.history.internal.file.filename")
                 .map(PathBuf::from),
-            heartbeat_period: Duration::from_secs(5),
+            heartbeat_period: heartbeat_interval
+                .map_or(Duration::from_secs(5), |h| h.clamp(Duration::from_millis(100), Duration::from_secs(5))),
+            heartbeat_interval,
+            heartbeat_topic,
             signal_table: match props.get("signal.data.collection").map(|s| s.trim()) {
                 None | Some("") => None,
                 Some(s) => {

@@ -21,6 +21,7 @@ use crate::decode::decode_row;
 use crate::envelope::{EventBuilder, Op, Snapshot, SourceInfo};
 use crate::error::MySqlError;
 use crate::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKind};
+use crate::heartbeat::Heartbeat;
 use crate::history::cmp_position;
 use crate::incremental::{Incremental, Next, Signal};
 use crate::preflight::{self, ServerInfo};
@@ -127,6 +128,9 @@ impl Run<'_> {
         let mut pending_pos: Option<BinlogPosition> = None;
         let mut query: Option<Arc<str>> = None;
         let mut row_buf = Vec::new();
+        let cfg = &self.src.cfg;
+        let mut heartbeat =
+            Heartbeat::new(cfg.heartbeat_interval, &cfg.heartbeat_topic, &cfg.topic_prefix);
         loop {
             let next = match stream.next().now_or_never() {
                 Some(n) => n,
@@ -149,6 +153,12 @@ impl Run<'_> {
                 Some(Err(e)) => return Err(MySqlError::Stream(e.to_string())),
                 None => return Err(MySqlError::Stream("server closed the binlog stream".into())),
             };
+            if let (Some(hb), false) = (heartbeat.as_mut(), t.in_txn) {
+                if let Some(beat) = hb.poll(|| t.boundary_position()) {
+                    pending_pos = None;
+                    batch.push(beat);
+                }
+            }
             let h = ev.header();
             let etype = h.event_type_raw();
             let body = ev.data();

@@ -383,3 +383,55 @@ fn a_deleted_schema_history_topic_stops_the_connector_until_recovery() {
     );
     assert!(!broker.consume(&["schemahistory.k"], false).is_empty());
 }
+
+#[test]
+fn heartbeats_move_the_offset_while_captured_tables_are_idle() {
+    let db = Maria::start();
+    let broker = Broker::start(Kind::Noida);
+    let work = Work::new();
+    db.sql(
+        "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY);
+         CREATE TABLE app.other (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
+    );
+    let conn = work.write_connector(
+        "k.json",
+        &db.connector(
+            "k",
+            &[
+                ("table.include.list", "app.t"),
+                ("heartbeat.interval.ms", "200"),
+            ],
+        ),
+    );
+    kafka_catch_up(&work, &conn, &broker);
+    let start = offset_records(&broker, "k").last().unwrap().value.clone();
+    let mut child = kafka_spawn(&work, &conn, &broker, "run.log");
+    for i in 0..20 {
+        db.sql(&format!("INSERT INTO app.other (v) VALUES ({i})"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let end_pos: u64 = db
+        .sql("SHOW MASTER STATUS")
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(common::signal(&mut child, "-TERM").success());
+
+    let beats = broker.consume(&["__debezium-heartbeat.test"], false);
+    assert!(beats.len() >= 3, "{} heartbeats", beats.len());
+    assert_eq!(beats[0].key["payload"], serde_json::json!({"serverName": "test"}));
+    assert_eq!(
+        beats[0].key["schema"]["name"],
+        "io.debezium.connector.common.ServerNameKey"
+    );
+    assert!(beats[0].value["payload"]["ts_ms"].as_i64().unwrap() > 1_700_000_000_000);
+    assert!(broker.consume(&["test.app.t"], false).is_empty(), "no data events");
+    let last = offset_records(&broker, "k").last().unwrap().value.clone();
+    assert!(
+        last["pos"].as_u64().unwrap() >= end_pos && last["pos"] != start["pos"],
+        "offset moved from {start} to {last}, binlog end {end_pos}"
+    );
+}

@@ -1,0 +1,70 @@
+//! Debezium heartbeats (`heartbeat.interval.ms`): a record on `__debezium-heartbeat.<prefix>`
+//! at most once per interval, carrying the stream's current position.
+//!
+//! Why: when the captured tables are idle but the server writes binlog for others, no change
+//! event moves the offset; after a restart the connector would re-read all that binlog, and the
+//! server may purge it meanwhile. A heartbeat is an event like any other, so its position is
+//! committed once it is delivered. It is emitted only between transactions, so its position is
+//! always a clean restart point.
+//!
+//! Record, as Debezium writes it: key `io.debezium.connector.common.ServerNameKey`
+//! `{serverName: <topic.prefix>}`, value `io.debezium.connector.common.Heartbeat`
+//! `{ts_ms: <now>}`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice_core::{BinlogPosition, ChangeEvent, Data, Position, Schema, SchemaBuilder, Value};
+
+pub(crate) struct Heartbeat {
+    interval: Duration,
+    last: Instant,
+    topic: Arc<str>,
+    server: Value,
+    key: Arc<Schema>,
+    value: Arc<Schema>,
+}
+
+impl Heartbeat {
+    /// `None` when heartbeats are off.
+    pub(crate) fn new(interval: Option<Duration>, topic: &str, server: &str) -> Option<Heartbeat> {
+        Some(Heartbeat {
+            interval: interval?,
+            last: Instant::now(),
+            topic: Arc::from(topic),
+            server: Value::String(Arc::from(server)),
+            key: SchemaBuilder::structure()
+                .name("io.debezium.connector.common.ServerNameKey")
+                .field("serverName", SchemaBuilder::string().build())
+                .build(),
+            value: SchemaBuilder::structure()
+                .name("io.debezium.connector.common.Heartbeat")
+                .field("ts_ms", SchemaBuilder::int64().build())
+                .build(),
+        })
+    }
+
+    /// A heartbeat record at `position` if the interval has passed since the last one.
+    pub(crate) fn poll(&mut self, position: impl FnOnce() -> BinlogPosition) -> Option<ChangeEvent> {
+        if self.last.elapsed() < self.interval {
+            return None;
+        }
+        self.last = Instant::now();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Some(ChangeEvent {
+            topic: Arc::clone(&self.topic),
+            key: Some(Data {
+                schema: Arc::clone(&self.key),
+                value: Value::Struct(vec![self.server.clone()]),
+            }),
+            value: Some(Data {
+                schema: Arc::clone(&self.value),
+                value: Value::Struct(vec![Value::Int64(now_ms)]),
+            }),
+            headers: Vec::new(),
+            position: Position::Binlog(position()),
+        })
+    }
+}
