@@ -12,6 +12,9 @@
 #   catchup-null  rows already in the binlog, sluice reads from before them to the end: decode +
 #                 envelope + serialize throughput, sink discards (no disk I/O)
 #   catchup-file  same, into an fsynced JSON-lines file
+#   catchup-kafka same, into Kafka (a noida-db broker on loopback, scripts/kafka.sh): records
+#                 acknowledged by the broker (acks=all, idempotent producer) before the offset is
+#                 written; broker_cpu_s is the broker's own CPU time for the run
 #   live-file     sluice streams first, then the rows are inserted (what the anchor measures);
 #                 seconds = first → last event written, e2e_s = first INSERT → last event
 #   snapshot-null SNAPSHOT_ROWS rows (default 1,000,000) read by the initial snapshot
@@ -39,7 +42,11 @@ SLUICE=${SLUICE:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sluice}
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 DB=$WORK/mariadb
-cleanup() { "$ROOT/scripts/mariadb.sh" stop "$DB" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+cleanup() {
+  "$ROOT/scripts/mariadb.sh" stop "$DB" >/dev/null 2>&1 || true
+  "$ROOT/scripts/kafka.sh" stop "$WORK/kafka" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 "$ROOT/scripts/mariadb.sh" start "$DB" "$PORT" --innodb-buffer-pool-size=512M >&2
@@ -57,14 +64,15 @@ reset_table() {
            CREATE TABLE benchdb.bench(id BIGINT PRIMARY KEY, name TEXT, amount DECIMAL(12,2),
              created DATETIME(6), payload TEXT) ENGINE=InnoDB; RESET MASTER;"
 }
-connector() { # dir [snapshot.mode]
+connector() { # dir [snapshot.mode] [extra "key":"value" pairs]
   cat > "$1/c.json" <<JSON
 {"name":"bench","config":{"connector.class":"io.debezium.connector.mysql.MySqlConnector",
  "database.hostname":"127.0.0.1","database.port":"$PORT","database.user":"cdc","database.password":"cdc",
  "database.server.id":"5499","topic.prefix":"bench","table.include.list":"benchdb.bench",
- "snapshot.mode":"${2:-no_data}","include.schema.changes":"false"}}
+ "snapshot.mode":"${2:-no_data}","include.schema.changes":"false"${3:+,$3}}}
 JSON
 }
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 field() { grep -o "$1=[^ ]*" "$2" | tail -n 1 | cut -d= -f2; }
 report() { # name run events seconds timefile [extra]
   local name=$1 run=$2 n=$3 secs=$4 t=$5 extra=${6:-}
@@ -102,6 +110,25 @@ for sink in null file; do
     report "sluice-mariadb-catchup-$sink" "$r" "$n" "$secs" "$W/time.txt" "$extra"
   done
 done
+
+# ---- catch-up into Kafka: the same binlog range, offsets in the file so every run starts alike
+KPORT=$("$ROOT/scripts/mariadb.sh" free-port 39092)
+"$ROOT/scripts/kafka.sh" start noida "$WORK/kafka" "$KPORT" >&2
+BROKER_PID=$(cat "$WORK/kafka/broker.pid")
+connector "$W" no_data "\"offset.storage\":\"org.apache.kafka.connect.storage.FileOffsetBackingStore\"${KAFKA_PROPS:+,$KAFKA_PROPS}"
+for ((r = 1; r <= RUNS; r++)); do
+  cp "$W/start.json" "$W/d/offsets/bench.json"
+  b0=$(proc_cpu "$BROKER_PID")
+  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" \
+    --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/d" --exit-when-caught-up 2> "$W/log.json"
+  b1=$(proc_cpu "$BROKER_PID")
+  n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
+  secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+  [ "$n" = "$ROWS" ] || { echo "catchup-kafka: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }
+  report "sluice-mariadb-catchup-kafka" "$r" "$n" "$secs" "$W/time.txt" \
+    "broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')"
+done
+"$ROOT/scripts/kafka.sh" stop "$WORK/kafka" >&2
 
 # ---- live mode: streaming first, then the inserts (as the anchor measures)
 for ((r = 1; r <= RUNS; r++)); do

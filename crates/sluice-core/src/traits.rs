@@ -3,7 +3,9 @@
 //! Delivery is two-phase: [`Sink::write`] accepts a batch (it may buffer), [`Sink::flush`]
 //! returns only when everything accepted so far is durable in the destination. The runtime
 //! commits a position to the [`OffsetStore`] only after a successful `flush` covering every event
-//! up to that position, so the stored offset never runs ahead of durable delivery.
+//! up to that position, so the stored offset never runs ahead of durable delivery. A sink that
+//! acknowledges asynchronously ([`Sink::acks_async`]) instead reports, per batch, what is
+//! durable, and the runtime commits the newest position below which everything is.
 
 use async_trait::async_trait;
 
@@ -38,6 +40,20 @@ pub trait Sink: Send {
     async fn write(&mut self, events: &[ChangeEvent]) -> Result<(), SinkError>;
     /// Makes everything accepted so far durable.
     async fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// `true` when the sink acknowledges asynchronously (Kafka): `write` only queues, and
+    /// [`Sink::durable_batches`] tells how far delivery got. The runtime then keeps writing
+    /// while earlier batches are in flight, and commits the newest position whose batches, and
+    /// every batch before them, are durable.
+    fn acks_async(&self) -> bool {
+        false
+    }
+
+    /// For an asynchronous sink: how many `write` calls, counted from the first, are durable
+    /// (every one of their records acknowledged). Fails if a record was rejected.
+    fn durable_batches(&mut self) -> Result<u64, SinkError> {
+        Ok(0)
+    }
 }
 
 /// Errors of an offset store.

@@ -1,11 +1,15 @@
 //! One librdkafka producer plus the bookkeeping that turns its asynchronous delivery reports
 //! into the runtime's "durable" point.
 //!
-//! Every delivery report is counted by the [`Delivery`] context; [`KafkaProducer::checkpoint`]
-//! waits for all outstanding reports (`flush`) and fails if any of them was an error since the
-//! previous checkpoint. In transactional mode the checkpoint is `commit_transaction`, which also
-//! flushes, and a failure aborts the transaction.
+//! Every delivery report is counted by the [`Delivery`] context. Records of the sink carry their
+//! batch number (the opaque of the record); [`KafkaProducer::durable_batches`] is the number of
+//! leading batches whose every record has a successful report, so the runtime can commit
+//! offsets while later batches are still in flight. [`KafkaProducer::checkpoint`] waits for all
+//! outstanding reports (`flush`) and fails if any of them was an error since the previous
+//! checkpoint. In transactional mode the checkpoint is `commit_transaction`, which also flushes,
+//! and a failure aborts the transaction.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,24 +27,46 @@ use crate::{KafkaConfig, KafkaError};
 /// How long a flush or a transaction call may take before the batch is failed.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Counts delivery failures between checkpoints.
+/// The opaque of records that belong to no batch (offsets, history).
+const UNTRACKED: usize = usize::MAX;
+
+/// Records still unacknowledged per batch, from batch number `base` on.
+#[derive(Default)]
+struct Batches {
+    base: u64,
+    remaining: VecDeque<usize>,
+}
+
+/// Counts delivery failures between checkpoints and acknowledgements per batch.
 #[derive(Default)]
 pub struct Delivery {
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
+    batches: Mutex<Batches>,
 }
 
 impl ClientContext for Delivery {}
 
 impl ProducerContext<NoCustomPartitioner> for Delivery {
-    type DeliveryOpaque = ();
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            self.failed.fetch_add(1, Ordering::SeqCst);
-            if let Ok(mut first) = self.first_error.lock() {
-                first.get_or_insert_with(|| e.to_string());
+    fn delivery(&self, result: &DeliveryResult<'_>, batch: usize) {
+        match result {
+            Err((e, _)) => {
+                self.failed.fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut first) = self.first_error.lock() {
+                    first.get_or_insert_with(|| e.to_string());
+                }
             }
+            Ok(_) if batch != UNTRACKED => {
+                if let Ok(mut b) = self.batches.lock() {
+                    let i = (batch as u64).wrapping_sub(b.base) as usize;
+                    if let Some(n) = b.remaining.get_mut(i) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            Ok(_) => {}
         }
     }
 }
@@ -92,9 +118,60 @@ impl KafkaProducer {
         self.transactional
     }
 
-    /// Queues one record; waits while librdkafka's local queue is full.
+    /// Opens batch number `n` (numbers count up from 0) of `records` records, before they are
+    /// sent with [`KafkaProducer::send_in_batch`].
+    /// A transactional producer does not track batches (its transaction commit is the
+    /// acknowledgement).
+    pub fn begin_batch(&self, records: usize) -> u64 {
+        if self.transactional {
+            return UNTRACKED as u64;
+        }
+        let mut b = self
+            .inner
+            .context()
+            .batches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        b.remaining.push_back(records);
+        b.base + b.remaining.len() as u64 - 1
+    }
+
+    /// How many batches, counted from the first, have every record acknowledged; fails if a
+    /// record was not delivered.
+    pub fn durable_batches(&self) -> Result<u64, KafkaError> {
+        if self.inner.context().failed.load(Ordering::SeqCst) > 0 {
+            return Err(KafkaError::Delivery(
+                self.take_failures().unwrap_or_default(),
+            ));
+        }
+        let mut b = self
+            .inner
+            .context()
+            .batches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        while b.remaining.front() == Some(&0) {
+            b.remaining.pop_front();
+            b.base += 1;
+        }
+        Ok(b.base)
+    }
+
+    /// Queues one record outside any batch; waits while librdkafka's local queue is full.
     pub fn send(
         &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<(), KafkaError> {
+        self.send_in_batch(UNTRACKED as u64, topic, key, payload, headers)
+    }
+
+    /// Queues one record of batch `batch`; waits while librdkafka's local queue is full.
+    pub fn send_in_batch(
+        &self,
+        batch: u64,
         topic: &str,
         key: Option<&[u8]>,
         payload: Option<&[u8]>,
@@ -105,7 +182,8 @@ impl KafkaProducer {
                 .begin_transaction()
                 .map_err(|e| KafkaError::Transaction(format!("begin: {e}")))?;
         }
-        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic);
+        let mut record: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(topic, batch as usize);
         if let Some(k) = key {
             record = record.key(k);
         }

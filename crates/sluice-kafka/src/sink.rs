@@ -72,6 +72,7 @@ fn sink_error(e: KafkaError) -> SinkError {
 #[async_trait]
 impl Sink for KafkaSink {
     async fn write(&mut self, events: &[ChangeEvent]) -> Result<(), SinkError> {
+        let batch = self.producer.begin_batch(events.len());
         for ev in events {
             self.ensure(&ev.topic).await.map_err(sink_error)?;
             self.kbuf.clear();
@@ -85,7 +86,7 @@ impl Sink for KafkaSink {
                 &self.vbuf[..]
             });
             self.producer
-                .send(&ev.topic, key, value, &ev.headers)
+                .send_in_batch(batch, &ev.topic, key, value, &ev.headers)
                 .map_err(sink_error)?;
         }
         Ok(())
@@ -93,5 +94,14 @@ impl Sink for KafkaSink {
 
     async fn flush(&mut self) -> Result<(), SinkError> {
         self.producer.flush().map_err(sink_error)
+    }
+
+    /// Asynchronous unless transactional: there the offset must join the events' transaction.
+    fn acks_async(&self) -> bool {
+        !self.producer.is_transactional()
+    }
+
+    fn durable_batches(&mut self) -> Result<u64, SinkError> {
+        self.producer.durable_batches().map_err(sink_error)
     }
 }

@@ -293,8 +293,9 @@ impl MySqlConfig {
             history_file: props
                 .get("schema.history.internal.file.filename")
                 .map(PathBuf::from),
-            heartbeat_period: heartbeat_interval
-                .map_or(Duration::from_secs(5), |h| h.clamp(Duration::from_millis(100), Duration::from_secs(5))),
+            heartbeat_period: heartbeat_interval.map_or(Duration::from_secs(5), |h| {
+                h.clamp(Duration::from_millis(100), Duration::from_secs(5))
+            }),
             heartbeat_interval,
             heartbeat_topic,
             signal_table: match props.get("signal.data.collection").map(|s| s.trim()) {

@@ -45,7 +45,10 @@ impl Heartbeat {
     }
 
     /// A heartbeat record at `position` if the interval has passed since the last one.
-    pub(crate) fn poll(&mut self, position: impl FnOnce() -> BinlogPosition) -> Option<ChangeEvent> {
+    pub(crate) fn poll(
+        &mut self,
+        position: impl FnOnce() -> BinlogPosition,
+    ) -> Option<ChangeEvent> {
         if self.last.elapsed() < self.interval {
             return None;
         }

@@ -129,8 +129,11 @@ impl Run<'_> {
         let mut query: Option<Arc<str>> = None;
         let mut row_buf = Vec::new();
         let cfg = &self.src.cfg;
-        let mut heartbeat =
-            Heartbeat::new(cfg.heartbeat_interval, &cfg.heartbeat_topic, &cfg.topic_prefix);
+        let mut heartbeat = Heartbeat::new(
+            cfg.heartbeat_interval,
+            &cfg.heartbeat_topic,
+            &cfg.topic_prefix,
+        );
         loop {
             let next = match stream.next().now_or_never() {
                 Some(n) => n,

@@ -5,13 +5,20 @@
 //! flush and one offset write cover many batches, when idle every batch is committed at once),
 //! writes them to the sink in order, flushes, then commits the last batch's position.
 //!
+//! A sink that acknowledges asynchronously (Kafka, [`Sink::acks_async`]) is not flushed per
+//! group: batches keep flowing while earlier ones are in flight, each remembered with its
+//! position, and the newest position whose batch and every batch before it are durable
+//! ([`Sink::durable_batches`]) is committed at most every `commit_every` (and as soon as the
+//! stream goes idle). The invariant is the same: nothing is committed before it is durable.
+//!
 //! A clean stop (the shutdown future completes) stops the source, drains what it had already
 //! handed over, flushes and commits: a restart then repeats nothing. After `kill -9` at most the
 //! batches between the last commit and the crash are delivered again.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sluice_core::traits::OffsetStoreError;
 use sluice_core::{ErrorClass, OffsetKey, OffsetStore, Position, Retryable, Sink, SinkError};
@@ -54,6 +61,16 @@ pub struct PipelineStats {
 /// Most batches taken into one flush/commit group.
 const GROUP_MAX_BATCHES: usize = 64;
 
+/// How often an idle pipeline with batches in flight looks for new acknowledgements.
+const ACK_POLL: Duration = Duration::from_millis(20);
+
+/// What the loop woke up for.
+enum Next {
+    Message(Option<SourceMessage>),
+    AckPoll,
+    Shutdown,
+}
+
 /// Runs `source` (which sends into the queue it is given) into `sink` until the source ends,
 /// fails, or `shutdown` completes.
 ///
@@ -66,6 +83,7 @@ pub async fn run_pipeline<S, Fut, F>(
     sink: Arc<Mutex<Box<dyn Sink>>>,
     store: &mut dyn OffsetStore,
     key: &OffsetKey,
+    commit_every: Duration,
     shutdown: F,
 ) -> Result<PipelineStats, PipelineError>
 where
@@ -99,39 +117,79 @@ where
     let mut stop_tx = Some(stop_tx);
     let mut stats = PipelineStats::default();
     let started = Instant::now();
+    let mut acks = sink
+        .lock()
+        .await
+        .acks_async()
+        .then(|| AsyncAcks::new(commit_every));
     tokio::pin!(shutdown);
-    loop {
-        let first = if stop_tx.is_none() {
-            rx.recv().await
+    let failed = loop {
+        let polling = acks.as_ref().is_some_and(|a| !a.inflight.is_empty());
+        let recv = async {
+            if polling {
+                match tokio::time::timeout(ACK_POLL, rx.recv()).await {
+                    Ok(m) => Next::Message(m),
+                    Err(_) => Next::AckPoll,
+                }
+            } else {
+                Next::Message(rx.recv().await)
+            }
+        };
+        let next = if stop_tx.is_none() {
+            recv.await
         } else {
             tokio::select! {
-                m = rx.recv() => m,
-                _ = &mut shutdown => {
-                    info!(connector = %key.connector, "stopping: draining events already read");
-                    if let Some(s) = stop_tx.take() {
-                        let _ = s.send(());
+                n = recv => n,
+                _ = &mut shutdown => Next::Shutdown,
+            }
+        };
+        let result = match next {
+            Next::Shutdown => {
+                info!(connector = %key.connector, "stopping: draining events already read");
+                if let Some(s) = stop_tx.take() {
+                    let _ = s.send(());
+                }
+                continue;
+            }
+            Next::AckPoll => match acks.as_mut() {
+                Some(a) => a.commit_durable(&sink, store, key, &mut stats, true).await,
+                None => Ok(()),
+            },
+            Next::Message(None) => {
+                // the source is done: wait for every acknowledgement, commit the last position
+                if let Some(a) = acks.as_mut() {
+                    if let Err(e) = a.finish(&sink, store, key, &mut stats).await {
+                        break Some(e);
                     }
-                    continue;
+                }
+                break None;
+            }
+            Next::Message(Some(first)) => {
+                let mut group = vec![first];
+                while group.len() < GROUP_MAX_BATCHES {
+                    match rx.try_recv() {
+                        Ok(m) => group.push(m),
+                        Err(_) => break,
+                    }
+                }
+                match acks.as_mut() {
+                    Some(a) => a.deliver(group, &sink, store, key, &mut stats).await,
+                    None => deliver(group, &sink, store, key, &mut stats).await,
                 }
             }
         };
-        let Some(first) = first else { break };
-        let mut group = vec![first];
-        while group.len() < GROUP_MAX_BATCHES {
-            match rx.try_recv() {
-                Ok(m) => group.push(m),
-                Err(_) => break,
-            }
+        if let Err(e) = result {
+            break Some(e);
         }
-        if let Err(e) = deliver(group, &sink, store, key, &mut stats).await {
-            // stop the source thread; nothing past the last commit is acknowledged
-            if let Some(s) = stop_tx.take() {
-                let _ = s.send(());
-            }
-            drop(rx);
-            let _ = thread.join();
-            return Err(e);
+    };
+    if let Some(e) = failed {
+        // stop the source thread; nothing past the last commit is acknowledged
+        if let Some(s) = stop_tx.take() {
+            let _ = s.send(());
         }
+        drop(rx);
+        let _ = thread.join();
+        return Err(e);
     }
     let outcome = done_rx
         .await
@@ -173,4 +231,95 @@ async fn deliver(
         debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
     }
     Ok(())
+}
+
+/// In-flight batches of an asynchronously acknowledging sink, oldest first.
+struct AsyncAcks {
+    /// (batch number, position after the batch).
+    inflight: VecDeque<(u64, Position)>,
+    written: u64,
+    last_commit: Instant,
+    every: Duration,
+}
+
+impl AsyncAcks {
+    fn new(every: Duration) -> AsyncAcks {
+        AsyncAcks {
+            inflight: VecDeque::new(),
+            written: 0,
+            last_commit: Instant::now(),
+            every,
+        }
+    }
+
+    /// Hands every batch to the sink (empty ones too: their position still needs the batches
+    /// before it to be durable), then commits what is durable if a commit is due.
+    async fn deliver(
+        &mut self,
+        group: Vec<SourceMessage>,
+        sink: &Arc<Mutex<Box<dyn Sink>>>,
+        store: &mut dyn OffsetStore,
+        key: &OffsetKey,
+        stats: &mut PipelineStats,
+    ) -> Result<(), PipelineError> {
+        {
+            let mut sink = sink.lock().await;
+            for msg in group {
+                let SourceMessage::Batch { events, position } = msg;
+                sink.write(&events).await?;
+                stats.events += events.len() as u64;
+                stats.batches += 1;
+                self.inflight.push_back((self.written, position));
+                self.written += 1;
+            }
+        }
+        self.commit_durable(sink, store, key, stats, false).await
+    }
+
+    /// Commits the newest position whose batch and all before it are durable; unless `force`,
+    /// only when `every` has passed since the last commit.
+    async fn commit_durable(
+        &mut self,
+        sink: &Arc<Mutex<Box<dyn Sink>>>,
+        store: &mut dyn OffsetStore,
+        key: &OffsetKey,
+        stats: &mut PipelineStats,
+        force: bool,
+    ) -> Result<(), PipelineError> {
+        if !force && self.last_commit.elapsed() < self.every {
+            return Ok(());
+        }
+        let durable = sink.lock().await.durable_batches()?;
+        let mut newest = None;
+        while self.inflight.front().is_some_and(|(n, _)| *n < durable) {
+            newest = self.inflight.pop_front().map(|(_, p)| p);
+        }
+        if let Some(p) = newest {
+            store.commit(key, &p)?;
+            stats.commits += 1;
+            self.last_commit = Instant::now();
+            debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
+        }
+        Ok(())
+    }
+
+    /// Waits until everything written is durable and commits the last position.
+    async fn finish(
+        &mut self,
+        sink: &Arc<Mutex<Box<dyn Sink>>>,
+        store: &mut dyn OffsetStore,
+        key: &OffsetKey,
+        stats: &mut PipelineStats,
+    ) -> Result<(), PipelineError> {
+        sink.lock().await.flush().await?;
+        self.commit_durable(sink, store, key, stats, true).await?;
+        if self.inflight.is_empty() {
+            Ok(())
+        } else {
+            Err(PipelineError::Sink(SinkError::Unavailable(format!(
+                "{} batch(es) still unacknowledged after the final flush",
+                self.inflight.len()
+            ))))
+        }
+    }
 }

@@ -212,6 +212,9 @@ pub(crate) struct Prepared {
     max_batch: usize,
     /// `max.queue.size` / `max.batch.size`: batches in flight (sluice default 4096 events).
     queue_batches: usize,
+    /// `offset.flush.interval.ms` for sinks that acknowledge asynchronously (sluice default
+    /// 1000; Connect's 60 s dates from heavier offset writes).
+    commit_every: std::time::Duration,
     mysql: MySqlConfig,
     /// The offsets file (also the lock of a running connector, whatever the offset storage).
     offsets: PathBuf,
@@ -271,7 +274,10 @@ fn prepare_for(path: &Path, data_dir: &Path, sink: Option<Option<&str>>) -> Resu
         bail!("connector {}: max.queue.size ({max_queue}) must be at least max.batch.size ({max_batch})", config.name);
     }
     let state = state::resolve(&config, sink)?;
+    let commit_every =
+        std::time::Duration::from_millis(number("offset.flush.interval.ms", 1000)? as u64);
     Ok(Prepared {
+        commit_every,
         state,
         max_batch,
         queue_batches: (max_queue / max_batch).max(1),
@@ -401,6 +407,7 @@ async fn run(
                 sink,
                 store.as_mut(),
                 &key,
+                p.commit_every,
                 shutdown,
             )
             .await

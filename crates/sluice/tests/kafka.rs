@@ -422,16 +422,56 @@ fn heartbeats_move_the_offset_while_captured_tables_are_idle() {
 
     let beats = broker.consume(&["__debezium-heartbeat.test"], false);
     assert!(beats.len() >= 3, "{} heartbeats", beats.len());
-    assert_eq!(beats[0].key["payload"], serde_json::json!({"serverName": "test"}));
+    assert_eq!(
+        beats[0].key["payload"],
+        serde_json::json!({"serverName": "test"})
+    );
     assert_eq!(
         beats[0].key["schema"]["name"],
         "io.debezium.connector.common.ServerNameKey"
     );
     assert!(beats[0].value["payload"]["ts_ms"].as_i64().unwrap() > 1_700_000_000_000);
-    assert!(broker.consume(&["test.app.t"], false).is_empty(), "no data events");
+    assert!(
+        broker.consume(&["test.app.t"], false).is_empty(),
+        "no data events"
+    );
     let last = offset_records(&broker, "k").last().unwrap().value.clone();
     assert!(
         last["pos"].as_u64().unwrap() >= end_pos && last["pos"] != start["pos"],
         "offset moved from {start} to {last}, binlog end {end_pos}"
+    );
+}
+
+#[test]
+fn a_record_the_broker_cannot_take_stops_the_connector_without_moving_the_offset() {
+    let db = Maria::start();
+    let broker = Broker::start(Kind::Noida);
+    let work = Work::new();
+    db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT)");
+    let small = [("producer.message.max.bytes", "4000")];
+    let conn = work.write_connector("k.json", &db.connector("k", &small));
+    kafka_catch_up(&work, &conn, &broker);
+    let before = offset_records(&broker, "k").last().unwrap().value.clone();
+    db.sql("INSERT INTO app.t VALUES (1, REPEAT('x', 20000))");
+    let out = kafka_command(&work, &conn, &broker, &["--exit-when-caught-up"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "must fail: {err}");
+    assert!(
+        err.contains("test.app.t"),
+        "the error names the topic: {err}"
+    );
+    assert_eq!(
+        offset_records(&broker, "k").last().unwrap().value,
+        before,
+        "offset unchanged"
+    );
+    // with a limit the record fits in, the same row is delivered: nothing was lost
+    let conn = work.write_connector("k.json", &db.connector("k", &[]));
+    kafka_catch_up(&work, &conn, &broker);
+    assert_eq!(
+        ids(&broker.consume(&["test.app.t"], false), "test.app.t"),
+        vec![1]
     );
 }
