@@ -59,3 +59,27 @@ pub async fn ensure_topic(cfg: &KafkaConfig, spec: &TopicSpec) -> Result<(), Kaf
     }
     Ok(())
 }
+
+/// Deletes `topic`; `false` if it did not exist.
+pub async fn delete_topic(cfg: &KafkaConfig, topic: &str) -> Result<bool, KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = cfg
+        .admin_config()
+        .create()
+        .map_err(|e| KafkaError::Client(e.to_string()))?;
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .delete_topics(&[topic], &opts)
+        .await
+        .map_err(|e| KafkaError::Topic {
+            topic: topic.to_string(),
+            message: format!("cannot delete it: {e}"),
+        })?;
+    match results.into_iter().next() {
+        Some(Ok(_)) => Ok(true),
+        Some(Err((_, RDKafkaErrorCode::UnknownTopicOrPartition))) | None => Ok(false),
+        Some(Err((name, code))) => Err(KafkaError::Topic {
+            topic: name,
+            message: format!("cannot delete it: {code}"),
+        }),
+    }
+}

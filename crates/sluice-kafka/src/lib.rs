@@ -29,7 +29,7 @@ mod producer;
 mod reader;
 mod sink;
 
-pub use admin::{ensure_topic, TopicSpec};
+pub use admin::{delete_topic, ensure_topic, TopicSpec};
 pub use config::KafkaConfig;
 pub use history::KafkaHistoryStore;
 pub use offsets::KafkaOffsetStore;

@@ -93,6 +93,10 @@ enum OffsetsCommand {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// The --sink the connector runs with: with kafka[:BOOTSTRAP] its offsets (and schema
+        /// history) live in Kafka unless the config says otherwise.
+        #[arg(long, default_value = "stdout")]
+        sink: String,
     },
     /// Move the connector to a binlog position (validated on the server).
     Set {
@@ -102,12 +106,20 @@ enum OffsetsCommand {
         /// FILE:POS, the start of an event (see SHOW BINLOG EVENTS).
         #[arg(long, value_name = "FILE:POS")]
         binlog: String,
+        /// The --sink the connector runs with: with kafka[:BOOTSTRAP] its offsets (and schema
+        /// history) live in Kafka unless the config says otherwise.
+        #[arg(long, default_value = "stdout")]
+        sink: String,
     },
     /// Forget the offset and schema history: the next start begins again per snapshot.mode.
     Reset {
         connector: PathBuf,
         #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
         data_dir: PathBuf,
+        /// The --sink the connector runs with: with kafka[:BOOTSTRAP] its offsets (and schema
+        /// history) live in Kafka unless the config says otherwise.
+        #[arg(long, default_value = "stdout")]
+        sink: String,
     },
 }
 
@@ -160,30 +172,34 @@ fn main() {
                 Ok(())
             }
             Command::Offsets { action } => {
-                let (path, data_dir, action) = match action {
+                let (path, data_dir, sink, action) = match action {
                     OffsetsCommand::Show {
                         connector,
                         data_dir,
                         json,
-                    } => (connector, data_dir, offsets_cmd::Action::Show { json }),
+                        sink,
+                    } => (connector, data_dir, sink, offsets_cmd::Action::Show { json }),
                     OffsetsCommand::Set {
                         connector,
                         data_dir,
                         binlog,
+                        sink,
                     } => {
                         let (file, pos) = offsets_cmd::parse_binlog(&binlog)?;
                         (
                             connector,
                             data_dir,
+                            sink,
                             offsets_cmd::Action::SetBinlog { file, pos },
                         )
                     }
                     OffsetsCommand::Reset {
                         connector,
                         data_dir,
-                    } => (connector, data_dir, offsets_cmd::Action::Reset),
+                        sink,
+                    } => (connector, data_dir, sink, offsets_cmd::Action::Reset),
                 };
-                offsets_cmd::run(prepare(&path, &data_dir)?, action).await
+                offsets_cmd::run(prepare_for(&path, &data_dir, kafka_sink(&sink))?, action).await
             }
         }
     });

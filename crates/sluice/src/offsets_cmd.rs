@@ -1,11 +1,51 @@
-//! `sluice offsets show | set | reset`: see and move a stopped connector's offsets.
+//! `sluice offsets show | set | reset`: see and move a stopped connector's offsets, wherever
+//! they live (the offsets file, or Connect's offsets topic in Kafka: pass the `--sink` the
+//! connector runs with, which decides that the same way `run` does).
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use sluice_core::{BinlogPosition, OffsetKey, OffsetStore, Position};
+use sluice_kafka::KafkaOffsetStore;
 use sluice_runtime::FileOffsetStore;
 
+use crate::state::{HistoryAt, OffsetsAt};
 use crate::Prepared;
+
+/// The connector's offset storage.
+enum Store {
+    File(FileOffsetStore),
+    Kafka(KafkaOffsetStore),
+}
+
+impl Store {
+    fn store(&mut self) -> &mut dyn OffsetStore {
+        match self {
+            Store::File(s) => s,
+            Store::Kafka(s) => s,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Store::File(s) => s.path().display().to_string(),
+            Store::Kafka(s) => format!("kafka topic {}", s.topic()),
+        }
+    }
+
+    /// Removes the offset; `true` if there was one.
+    fn remove(&mut self, key: &OffsetKey) -> Result<bool> {
+        Ok(match self {
+            Store::File(s) => s.remove(key)?,
+            Store::Kafka(s) => {
+                let had = s.load(key)?.is_some();
+                if had {
+                    s.put(key, None)?;
+                }
+                had
+            }
+        })
+    }
+}
 
 /// What to do with the offsets.
 pub enum Action {
@@ -33,10 +73,28 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
         connector: p.config.name.clone(),
         server: p.mysql.topic_prefix.clone(),
     };
-    let mut store = FileOffsetStore::open(&p.offsets)?;
-    let current = store.load(&key)?;
+    let mut store = match &p.state.offsets {
+        OffsetsAt::File => Store::File(FileOffsetStore::open(&p.offsets)?),
+        OffsetsAt::Kafka { .. } => {
+            let kafka = p.state.kafka.as_ref().context("Kafka settings missing")?;
+            let producer = sluice_kafka::KafkaProducer::plain(kafka)?;
+            let OffsetsAt::Kafka {
+                topic,
+                partitions,
+                replication_factor,
+            } = &p.state.offsets
+            else {
+                unreachable!()
+            };
+            Store::Kafka(
+                KafkaOffsetStore::open(kafka, topic, *partitions, *replication_factor, producer)
+                    .await?,
+            )
+        }
+    };
+    let current = store.store().load(&key)?;
     if let Action::Show { json } = action {
-        return show(&p, &key, current, json).await;
+        return show(&p, &key, current, json, &store.describe()).await;
     }
     let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
         format!(
@@ -59,7 +117,7 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
                 server_id,
                 ..Default::default()
             });
-            store.commit(&key, &new)?;
+            store.store().commit(&key, &new)?;
             println!(
                 "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start (GTID set dropped: it belonged to the old position).",
                 p.config.name,
@@ -70,11 +128,20 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
         }
         Action::Reset => {
             let removed = store.remove(&key)?;
-            let history = p.history.exists();
-            if history {
-                std::fs::remove_file(&p.history)
-                    .with_context(|| format!("cannot remove {}", p.history.display()))?;
-            }
+            let history = match &p.state.history {
+                HistoryAt::File => {
+                    let exists = p.history.exists();
+                    if exists {
+                        std::fs::remove_file(&p.history)
+                            .with_context(|| format!("cannot remove {}", p.history.display()))?;
+                    }
+                    exists
+                }
+                HistoryAt::Kafka { topic } => {
+                    let kafka = p.state.kafka.as_ref().context("Kafka settings missing")?;
+                    sluice_kafka::delete_topic(kafka, topic).await?
+                }
+            };
             println!(
                 "{}: {}; schema history {}. On its next start the connector begins again per snapshot.mode.",
                 p.config.name,
@@ -91,15 +158,15 @@ async fn show(
     key: &OffsetKey,
     current: Option<serde_json::Value>,
     as_json: bool,
+    location: &str,
 ) -> Result<()> {
     let Some(raw) = current else {
         if as_json {
             println!("{}", json!({"connector": key.connector, "offset": null}));
         } else {
             println!(
-                "{}: no offset stored in {}; the next start follows snapshot.mode",
+                "{}: no offset stored in {location}; the next start follows snapshot.mode",
                 key.connector,
-                p.offsets.display()
             );
         }
         return Ok(());
@@ -120,7 +187,7 @@ async fn show(
         println!(
             "{}",
             json!({
-                "connector": key.connector, "server": key.server, "offsets_file": p.offsets.display().to_string(),
+                "connector": key.connector, "server": key.server, "offsets": location,
                 "offset": raw, "server_position": {"file": lag.server_file, "pos": lag.server_pos},
                 "file_exists": lag.file_exists, "bytes_behind": lag.bytes_behind, "seconds_behind": seconds_behind,
             })
@@ -131,7 +198,7 @@ async fn show(
         "connector:   {} (topic.prefix {})",
         key.connector, key.server
     );
-    println!("offsets:     {}", p.offsets.display());
+    println!("offsets:     {location}");
     println!(
         "position:    {}:{} (event {}, row {})",
         at.file, at.pos, at.event, at.row

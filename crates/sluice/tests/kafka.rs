@@ -475,3 +475,69 @@ fn a_record_the_broker_cannot_take_stops_the_connector_without_moving_the_offset
         vec![1]
     );
 }
+
+fn offsets_cli(work: &Work, broker: &Broker, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("offsets")
+        .args(args)
+        .arg("--data-dir")
+        .arg(work.path("data"))
+        .arg("--sink")
+        .arg(format!("kafka:{}", broker.bootstrap()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sluice offsets {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn offsets_in_kafka_can_be_shown_moved_and_reset() {
+    let db = Maria::start();
+    let broker = Broker::start(Kind::Noida);
+    let work = Work::new();
+    db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)");
+    let history = [("schema.history.internal.kafka.topic", "schemahistory.k")];
+    let conn = work.write_connector("k.json", &db.connector("k", &history));
+    let c = conn.to_str().unwrap();
+    kafka_catch_up(&work, &conn, &broker);
+    let master: Vec<String> = db
+        .sql("SHOW MASTER STATUS")
+        .split('\t')
+        .map(str::to_string)
+        .collect();
+    db.sql("INSERT INTO app.t VALUES (1),(2)");
+    kafka_catch_up(&work, &conn, &broker);
+
+    let show = |work: &Work| -> Value {
+        serde_json::from_slice(&offsets_cli(work, &broker, &["show", c, "--json"]).stdout).unwrap()
+    };
+    let s = show(&work);
+    assert_eq!(s["offsets"], "kafka topic connect-offsets", "{s}");
+    assert_eq!(s["bytes_behind"], 0, "{s}");
+
+    // replay from before the inserts: the rows come again
+    let target = format!("{}:{}", master[0], master[1]);
+    offsets_cli(&work, &broker, &["set", c, "--binlog", &target]);
+    assert_eq!(show(&work)["offset"]["pos"].to_string(), master[1]);
+    let last = offset_records(&broker, "k").last().unwrap().value.clone();
+    assert_eq!(
+        last["pos"].to_string(),
+        master[1],
+        "the move is a record in connect-offsets"
+    );
+    kafka_catch_up(&work, &conn, &broker);
+    assert_eq!(
+        ids(&broker.consume(&["test.app.t"], false), "test.app.t"),
+        vec![1, 2, 1, 2]
+    );
+
+    // reset: a tombstone for the key and the history topic deleted
+    offsets_cli(&work, &broker, &["reset", c]);
+    assert!(offset_records(&broker, "k").last().unwrap().value.is_null());
+    assert!(show(&work)["offset"].is_null());
+    assert!(!broker.topics().contains(&"schemahistory.k".to_string()));
+}
