@@ -15,6 +15,8 @@
 #   catchup-kafka same, into Kafka (a noida-db broker on loopback, scripts/kafka.sh): records
 #                 acknowledged by the broker (acks=all, idempotent producer) before the offset is
 #                 written; broker_cpu_s is the broker's own CPU time for the run
+#   catchup-kafka-eos  same with exactly.once.support=required: events and offsets in Kafka
+#                 transactions (offsets in connect-offsets, moved back before each run)
 #   live-file     sluice streams first, then the rows are inserted (what the anchor measures);
 #                 seconds = first → last event written, e2e_s = first INSERT → last event
 #   snapshot-null SNAPSHOT_ROWS rows (default 1,000,000) read by the initial snapshot
@@ -126,6 +128,20 @@ for ((r = 1; r <= RUNS; r++)); do
   secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
   [ "$n" = "$ROWS" ] || { echo "catchup-kafka: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }
   report "sluice-mariadb-catchup-kafka" "$r" "$n" "$secs" "$W/time.txt" \
+    "broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')"
+done
+START=$(sed -n 's/.*"file": *"\([^"]*\)".*/\1/p' "$W/start.json"):$(sed -n 's/.*"pos": *\([0-9]*\).*/\1/p' "$W/start.json")
+connector "$W" recovery '"exactly.once.support":"required"'
+for ((r = 1; r <= RUNS; r++)); do
+  "$SLUICE" offsets set "$W/c.json" --binlog "$START" --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/eos" >/dev/null
+  b0=$(proc_cpu "$BROKER_PID")
+  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" \
+    --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/eos" --exit-when-caught-up 2> "$W/log.json"
+  b1=$(proc_cpu "$BROKER_PID")
+  n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
+  secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+  [ "$n" = "$ROWS" ] || { echo "catchup-kafka-eos: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }
+  report "sluice-mariadb-catchup-kafka-eos" "$r" "$n" "$secs" "$W/time.txt" \
     "broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')"
 done
 "$ROOT/scripts/kafka.sh" stop "$WORK/kafka" >&2

@@ -50,7 +50,9 @@ pub trait Sink: Send {
     }
 
     /// For an asynchronous sink: how many `write` calls, counted from the first, are durable
-    /// (every one of their records acknowledged). Fails if a record was rejected.
+    /// (every one of their records acknowledged), or — for a transactional sink whose offset
+    /// commit commits the events' transaction — become durable atomically with the next offset
+    /// commit. Fails if a record was rejected.
     fn durable_batches(&mut self) -> Result<u64, SinkError> {
         Ok(0)
     }

@@ -120,10 +120,18 @@ impl KafkaProducer {
 
     /// Opens batch number `n` (numbers count up from 0) of `records` records, before they are
     /// sent with [`KafkaProducer::send_in_batch`].
-    /// A transactional producer does not track batches (its transaction commit is the
-    /// acknowledgement).
+    /// A transactional producer does not track records: a batch counts as durable at once,
+    /// because the offset commit that covers it commits the transaction holding its records
+    /// (both become visible together, or neither does).
     pub fn begin_batch(&self, records: usize) -> u64 {
         if self.transactional {
+            let mut b = self
+                .inner
+                .context()
+                .batches
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            b.base += 1;
             return UNTRACKED as u64;
         }
         let mut b = self

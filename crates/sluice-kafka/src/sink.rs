@@ -96,9 +96,11 @@ impl Sink for KafkaSink {
         self.producer.flush().map_err(sink_error)
     }
 
-    /// Asynchronous unless transactional: there the offset must join the events' transaction.
+    /// At-least-once: batches are durable as their delivery reports arrive. Exactly-once:
+    /// every batch written counts at once, since the offset commit covering it commits the
+    /// transaction its records are in (and fails, committing nothing, if they cannot be).
     fn acks_async(&self) -> bool {
-        !self.producer.is_transactional()
+        true
     }
 
     fn durable_batches(&mut self) -> Result<u64, SinkError> {
