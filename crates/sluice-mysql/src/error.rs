@@ -36,6 +36,8 @@ pub enum MySqlError {
     },
     #[error("schema history: {0}")]
     History(String),
+    #[error("the server at {addr} (server_id {now}) is not the one the offset was taken on (server_id {was}), and the offset has no GTID set: its binlog file/position would mean something else here. Move the offset to a position on this server (sluice offsets set --binlog FILE:POS) or reset it and snapshot again")]
+    ServerChanged { addr: String, was: u32, now: u32 },
     #[error("the event consumer stopped")]
     ConsumerGone,
 }

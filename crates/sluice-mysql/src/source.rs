@@ -104,6 +104,25 @@ impl MySqlSource {
                 let p = BinlogPosition::from_offset_json(o)
                     .map_err(|e| MySqlError::Config(format!("stored offset is unusable: {e}")))?;
                 let files = preflight::binlog_files(&mut conn).await?;
+                let moved = p.server_id != 0 && p.server_id != info.server_id;
+                let has_gtids = p.gtids.as_deref().is_some_and(|g| !g.trim().is_empty());
+                if moved && !has_gtids {
+                    return Err(MySqlError::ServerChanged {
+                        addr: self.cfg.addr(),
+                        was: p.server_id,
+                        now: info.server_id,
+                    });
+                }
+                if moved && !p.snapshot {
+                    // another server (failover): its file names mean nothing for this offset;
+                    // the stream resumes from the GTID set
+                    warn!(
+                        was = p.server_id,
+                        now = info.server_id,
+                        "different server behind database.hostname: resuming by GTID set"
+                    );
+                    return Ok((conn, info, Start::Resume(p)));
+                }
                 if p.snapshot {
                     if files.iter().any(|f| f.as_str() == p.file.as_ref()) {
                         warn!("the previous snapshot did not complete; resuming it");

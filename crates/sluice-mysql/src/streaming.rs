@@ -77,7 +77,13 @@ struct Resume {
 }
 
 impl Run<'_> {
-    async fn open_stream(&mut self, from: &BinlogPosition) -> Result<BinlogStream, MySqlError> {
+    /// Opens the binlog stream at `from`: by file/position on the server the offset was taken
+    /// on, by GTID set when the server changed (a failover moved `database.hostname` to another
+    /// primary). Returns whether the stream starts by GTID.
+    async fn open_stream(
+        &mut self,
+        from: &BinlogPosition,
+    ) -> Result<(BinlogStream, bool), MySqlError> {
         let cfg = &self.src.cfg;
         let mut c = preflight::connect(cfg).await?;
         let stream_err = |e: mysql_async::Error| MySqlError::Stream(e.to_string());
@@ -92,20 +98,64 @@ impl Run<'_> {
                 .await
                 .map_err(stream_err)?;
         }
-        let req = BinlogStreamRequest::new(cfg.server_id)
+        let server_id: u32 = c
+            .query_first("SELECT @@server_id")
+            .await
+            .map_err(stream_err)?
+            .unwrap_or(0);
+        let by_gtid = from.server_id != 0 && server_id != from.server_id;
+        let mut req = BinlogStreamRequest::new(cfg.server_id)
             .with_filename(from.file.as_bytes())
             .with_pos(from.pos);
-        c.get_binlog_stream(req).await.map_err(|e| match e {
+        if by_gtid {
+            let gtids = from
+                .gtids
+                .as_deref()
+                .filter(|g| !g.trim().is_empty())
+                .ok_or_else(|| MySqlError::ServerChanged {
+                    addr: cfg.addr(),
+                    was: from.server_id,
+                    now: server_id,
+                })?;
+            if !self.info.mariadb {
+                return Err(MySqlError::Config(format!(
+                    "the server changed (server_id {} → {server_id}); resuming a MySQL connector by GTID set is not implemented yet: move the offset with sluice offsets set --binlog",
+                    from.server_id
+                )));
+            }
+            warn!(
+                was = from.server_id, now = server_id, gtids,
+                "different server behind database.hostname (failover?): resuming from the GTID set, not the old file/position"
+            );
+            // MariaDB: a dump with @slave_connect_state starts after these GTIDs, per domain,
+            // ignoring the file/position of the request
+            c.query_drop(format!(
+                "SET @slave_connect_state = '{}'",
+                gtids.replace('\'', "")
+            ))
+            .await
+            .map_err(stream_err)?;
+            c.query_drop("SET @slave_gtid_strict_mode = 0")
+                .await
+                .map_err(stream_err)?;
+            req = BinlogStreamRequest::new(cfg.server_id).with_pos(4);
+        }
+        let stream = c.get_binlog_stream(req).await.map_err(|e| match e {
+            mysql_async::Error::Server(s) if s.code == 1236 && by_gtid => MySqlError::Stream(format!(
+                "the new server cannot continue from GTID set {}: {} (is it missing transactions the old primary had, or were its binlogs purged?)",
+                from.gtids.as_deref().unwrap_or_default(), s.message
+            )),
             mysql_async::Error::Server(s) if s.code == 1236 => MySqlError::PositionPurged {
                 file: from.file.to_string(),
                 pos: from.pos,
             },
             other => MySqlError::Stream(other.to_string()),
-        })
+        })?;
+        Ok((stream, by_gtid))
     }
 
     pub(crate) async fn stream(&mut self, from: &BinlogPosition) -> Result<(), MySqlError> {
-        let mut stream = self.open_stream(from).await?;
+        let (mut stream, by_gtid) = self.open_stream(from).await?;
         let gtids = match &from.gtids {
             Some(g) => GtidSet::parse(g, self.info.mariadb).map_err(MySqlError::Config)?,
             None => GtidSet::empty(self.info.mariadb),
@@ -123,7 +173,10 @@ impl Run<'_> {
             events: from.event,
             rows: from.row,
         });
-        let connect_pos = from.pos;
+        // by file/position the server first replays header events before the position asked
+        // for; by GTID it filters itself and positions are the new server's
+        let connect_pos = if by_gtid { 0 } else { from.pos };
+        let mut first_rotate = by_gtid;
         let mut batch: Vec<ChangeEvent> = Vec::with_capacity(self.src.max_batch);
         let mut pending_pos: Option<BinlogPosition> = None;
         let mut query: Option<Arc<str>> = None;
@@ -180,7 +233,7 @@ impl Run<'_> {
                 raw[17..19].copy_from_slice(&h.flags_raw().to_le_bytes());
                 let (file, pos) =
                     events::parse_rotate(&raw, body).map_err(|m| decode_err(&t, m))?;
-                if file.as_str() != t.file.as_ref() {
+                if file.as_str() != t.file.as_ref() || std::mem::take(&mut first_rotate) {
                     t.rotate(&file, pos);
                     if !t.in_txn {
                         pending_pos = Some(t.boundary_position());

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod kafka;
+pub mod proxy;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -127,6 +128,16 @@ impl Maria {
             config[*k] = json!(v);
         }
         json!({"name": name, "config": config})
+    }
+}
+
+impl Maria {
+    /// Shuts the server down (as a failed primary would go away).
+    pub fn stop(&self) {
+        let _ = Command::new(repo_root().join("scripts/mariadb.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
     }
 }
 
