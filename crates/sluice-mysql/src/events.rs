@@ -280,6 +280,19 @@ pub fn parse_mysql_gtid(body: &[u8]) -> Result<(String, u64), String> {
     Ok((uuid, gno))
 }
 
+/// The target of a ROTATE event as the stream delivers it (header rebuilt for the CRC check).
+pub fn rotate_target(ev: &mysql_common::binlog::events::Event) -> Result<(String, u64), String> {
+    let h = ev.header();
+    let mut raw = [0u8; 19];
+    raw[0..4].copy_from_slice(&h.timestamp().to_le_bytes());
+    raw[4] = h.event_type_raw();
+    raw[5..9].copy_from_slice(&h.server_id().to_le_bytes());
+    raw[9..13].copy_from_slice(&h.event_size().to_le_bytes());
+    raw[13..17].copy_from_slice(&h.log_pos().to_le_bytes());
+    raw[17..19].copy_from_slice(&h.flags_raw().to_le_bytes());
+    parse_rotate(&raw, ev.data())
+}
+
 /// A ROTATE event: next position and file name. `header` is the event's 19-byte common header:
 /// the fake ROTATE the server sends before the FORMAT_DESCRIPTION still carries a 4-byte CRC32
 /// (the reader does not know the checksum algorithm yet), which is stripped when it verifies.

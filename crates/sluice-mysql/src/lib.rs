@@ -34,6 +34,7 @@ pub mod source;
 pub mod stream;
 mod streaming;
 pub mod table;
+pub mod timeseek;
 
 pub use config::MySqlConfig;
 pub use error::MySqlError;

@@ -224,15 +224,7 @@ impl Run<'_> {
                 message: m,
             };
             if etype == kind::ROTATE {
-                let mut raw = [0u8; 19];
-                raw[0..4].copy_from_slice(&h.timestamp().to_le_bytes());
-                raw[4] = etype;
-                raw[5..9].copy_from_slice(&h.server_id().to_le_bytes());
-                raw[9..13].copy_from_slice(&h.event_size().to_le_bytes());
-                raw[13..17].copy_from_slice(&h.log_pos().to_le_bytes());
-                raw[17..19].copy_from_slice(&h.flags_raw().to_le_bytes());
-                let (file, pos) =
-                    events::parse_rotate(&raw, body).map_err(|m| decode_err(&t, m))?;
+                let (file, pos) = events::rotate_target(&ev).map_err(|m| decode_err(&t, m))?;
                 if file.as_str() != t.file.as_ref() || std::mem::take(&mut first_rotate) {
                     t.rotate(&file, pos);
                     if !t.in_txn {

@@ -104,8 +104,17 @@ enum OffsetsCommand {
         #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
         data_dir: PathBuf,
         /// FILE:POS, the start of an event (see SHOW BINLOG EVENTS).
-        #[arg(long, value_name = "FILE:POS")]
-        binlog: String,
+        #[arg(
+            long,
+            value_name = "FILE:POS",
+            required_unless_present = "timestamp",
+            conflicts_with = "timestamp"
+        )]
+        binlog: Option<String>,
+        /// Replay from the first transaction that started at or after this time: RFC 3339
+        /// (2026-11-21T10:00:00+09:00) or seconds since the epoch.
+        #[arg(long, value_name = "TIME")]
+        timestamp: Option<String>,
         /// The --sink the connector runs with: with kafka[:BOOTSTRAP] its offsets (and schema
         /// history) live in Kafka unless the config says otherwise.
         #[arg(long, default_value = "stdout")]
@@ -183,15 +192,20 @@ fn main() {
                         connector,
                         data_dir,
                         binlog,
+                        timestamp,
                         sink,
                     } => {
-                        let (file, pos) = offsets_cmd::parse_binlog(&binlog)?;
-                        (
-                            connector,
-                            data_dir,
-                            sink,
-                            offsets_cmd::Action::SetBinlog { file, pos },
-                        )
+                        let action = match (binlog, timestamp) {
+                            (Some(b), _) => {
+                                let (file, pos) = offsets_cmd::parse_binlog(&b)?;
+                                offsets_cmd::Action::SetBinlog { file, pos }
+                            }
+                            (None, Some(t)) => offsets_cmd::Action::SetTimestamp {
+                                ts: offsets_cmd::parse_time(&t)?,
+                            },
+                            (None, None) => bail!("give --binlog FILE:POS or --timestamp TIME"),
+                        };
+                        (connector, data_dir, sink, action)
                     }
                     OffsetsCommand::Reset {
                         connector,

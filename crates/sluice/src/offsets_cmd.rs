@@ -51,6 +51,7 @@ impl Store {
 pub enum Action {
     Show { json: bool },
     SetBinlog { file: String, pos: u64 },
+    SetTimestamp { ts: u32 },
     Reset,
 }
 
@@ -66,6 +67,20 @@ pub fn parse_binlog(spec: &str) -> Result<(String, u64)> {
         bail!("--binlog {spec:?}: expected FILE:POS with POS >= 4");
     }
     Ok((file.to_string(), pos))
+}
+
+/// Parses `--timestamp`: RFC 3339 (`2026-11-21T10:00:00+09:00`, `…Z`) or epoch seconds.
+pub fn parse_time(spec: &str) -> Result<u32> {
+    let secs = match spec.trim().parse::<i64>() {
+        Ok(n) => n,
+        Err(_) => chrono::DateTime::parse_from_rfc3339(spec.trim())
+            .with_context(|| {
+                format!("--timestamp {spec:?}: expected RFC 3339 like 2026-11-21T10:00:00+09:00, or seconds since the epoch")
+            })?
+            .timestamp(),
+    };
+    u32::try_from(secs)
+        .with_context(|| format!("--timestamp {spec:?} is outside the binlog's time range"))
 }
 
 pub async fn run(p: Prepared, action: Action) -> Result<()> {
@@ -105,27 +120,28 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     })?;
     match action {
         Action::Show { .. } => Ok(()),
-        Action::SetBinlog { file, pos } => {
-            let server_id = sluice_mysql::admin::validate(&p.mysql, &file, pos)
+        Action::SetTimestamp { ts } => {
+            let at = sluice_mysql::timeseek::position_at(&p.mysql, ts)
                 .await
                 .with_context(|| {
-                    format!("connector {}: cannot move to {file}:{pos}", p.config.name)
+                    format!(
+                        "connector {}: cannot find a position for {ts}",
+                        p.config.name
+                    )
                 })?;
-            let new = Position::Binlog(BinlogPosition {
-                file: file.as_str().into(),
-                pos,
-                server_id,
-                ..Default::default()
-            });
-            store.store().commit(&key, &new)?;
-            println!(
-                "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start (GTID set dropped: it belonged to the old position).",
-                p.config.name,
-                current.map_or_else(|| "(none)".to_string(), |c| c.to_string()),
-                new.to_offset_json()
-            );
-            Ok(())
+            match at.event_ts {
+                Some(t) => println!(
+                    "{}: the first transaction at or after {ts} started at {t} (epoch s), at {}:{}",
+                    p.config.name, at.file, at.pos
+                ),
+                None => println!(
+                    "{}: no transaction at or after {ts}; moving to the binlog end {}:{}",
+                    p.config.name, at.file, at.pos
+                ),
+            }
+            move_to(&p, &key, &mut store, current, at.file, at.pos).await
         }
+        Action::SetBinlog { file, pos } => move_to(&p, &key, &mut store, current, file, pos).await,
         Action::Reset => {
             let removed = store.remove(&key)?;
             let history = match &p.state.history {
@@ -151,6 +167,34 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Validates (`file`, `pos`) on the server and stores it as the connector's offset.
+async fn move_to(
+    p: &Prepared,
+    key: &OffsetKey,
+    store: &mut Store,
+    current: Option<serde_json::Value>,
+    file: String,
+    pos: u64,
+) -> Result<()> {
+    let server_id = sluice_mysql::admin::validate(&p.mysql, &file, pos)
+        .await
+        .with_context(|| format!("connector {}: cannot move to {file}:{pos}", p.config.name))?;
+    let new = Position::Binlog(BinlogPosition {
+        file: file.as_str().into(),
+        pos,
+        server_id,
+        ..Default::default()
+    });
+    store.store().commit(key, &new)?;
+    println!(
+        "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start (GTID set dropped: it belonged to the old position).",
+        p.config.name,
+        current.map_or_else(|| "(none)".to_string(), |c| c.to_string()),
+        new.to_offset_json()
+    );
+    Ok(())
 }
 
 async fn show(
@@ -227,4 +271,20 @@ async fn show(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_read_as_rfc3339_with_an_offset_or_epoch_seconds() {
+        assert_eq!(
+            parse_time("2026-11-21T10:00:00+09:00").unwrap(),
+            1_795_222_800
+        );
+        assert_eq!(parse_time("2026-11-21T01:00:00Z").unwrap(), 1_795_222_800);
+        assert_eq!(parse_time("1795222800").unwrap(), 1_795_222_800);
+        assert!(parse_time("yesterday").is_err());
+    }
 }

@@ -134,3 +134,60 @@ fn offsets_cannot_change_under_a_running_connector() {
     );
     assert!(work.offsets("busy").is_some(), "offsets untouched");
 }
+
+#[test]
+fn set_timestamp_replays_exactly_the_transactions_from_that_second() {
+    let db = Maria::start();
+    db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)");
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &db.connector("ts", &[]));
+    let c = conn.to_str().unwrap();
+    work.catch_up(&conn, "all.jsonl");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+    };
+    let insert = |ids: std::ops::RangeInclusive<i64>| {
+        for id in ids {
+            db.sql(&format!("INSERT INTO app.t VALUES ({id})"));
+        }
+    };
+    // rows 1–5 before the target second, spread over two binlog files
+    insert(1..=3);
+    db.sql("FLUSH BINARY LOGS");
+    insert(4..=5);
+    let target = now().as_secs() + 1;
+    std::thread::sleep(Duration::from_secs(target) - now() + Duration::from_millis(50));
+    // rows 6–10 at or after it, over two more files
+    db.sql("FLUSH BINARY LOGS");
+    insert(6..=8);
+    db.sql("FLUSH BINARY LOGS");
+    insert(9..=10);
+    work.catch_up(&conn, "all.jsonl");
+    assert_eq!(ops(&work.lines("all.jsonl")).len(), 10);
+
+    let out = offsets(&work, &["set", c, "--timestamp", &target.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    work.catch_up(&conn, "replay.jsonl");
+    let ids: Vec<i64> = ops(&work.lines("replay.jsonl"))
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids, (6..=10).collect::<Vec<_>>());
+
+    // a time after the last event moves to the end: nothing is replayed
+    let later = (now().as_secs() + 3600).to_string();
+    let out = offsets(&work, &["set", c, "--timestamp", &later]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    work.catch_up(&conn, "nothing.jsonl");
+    assert!(ops(&work.lines("nothing.jsonl")).is_empty());
+}
