@@ -11,6 +11,7 @@
 pub mod decimal;
 pub mod error;
 pub mod event;
+pub mod health;
 pub mod history;
 pub mod position;
 pub mod schema;
@@ -19,6 +20,7 @@ pub mod value;
 
 pub use error::{ErrorClass, Retryable};
 pub use event::{ChangeEvent, Data};
+pub use health::SourceHealth;
 pub use history::{FileHistoryStore, HistoryStoreError, SchemaHistoryStore};
 pub use position::{BinlogPosition, OffsetKey, Position, SnapshotProgress};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType};

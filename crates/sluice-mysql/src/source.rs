@@ -30,7 +30,7 @@ use crate::preflight::{self, ServerInfo};
 use crate::registry::{Baseline, TableRegistry};
 use crate::snapshot;
 use crate::streaming::Run;
-use sluice_core::SchemaHistoryStore;
+use sluice_core::{SchemaHistoryStore, SourceHealth};
 
 /// What the source hands to the runtime.
 #[derive(Debug)]
@@ -60,6 +60,7 @@ pub struct MySqlSource {
     history: std::sync::Mutex<Option<Box<dyn SchemaHistoryStore>>>,
     exit_when_caught_up: bool,
     pub(crate) max_batch: usize,
+    pub(crate) health: Arc<SourceHealth>,
 }
 
 const MAX_RECONNECTS: u32 = 6;
@@ -77,12 +78,19 @@ impl MySqlSource {
             history: std::sync::Mutex::new(Some(history)),
             exit_when_caught_up: false,
             max_batch: 2048,
+            health: Arc::default(),
         }
     }
 
     /// Stop once everything up to the binlog end seen at start has been handed over.
     pub fn exit_when_caught_up(mut self, yes: bool) -> Self {
         self.exit_when_caught_up = yes;
+        self
+    }
+
+    /// Where the source reports its connection state (for `/health` and `/metrics`).
+    pub fn health(mut self, health: Arc<SourceHealth>) -> Self {
+        self.health = health;
         self
     }
 
@@ -194,6 +202,7 @@ impl MySqlSource {
     /// or a fatal error.
     pub async fn run(self, tx: mpsc::Sender<SourceMessage>) -> Result<(), MySqlError> {
         let (mut conn, info, start) = self.prepare().await?;
+        self.health.set_connected(true);
         if self.cfg.include_query && info.mariadb {
             warn!(
                 "include.query=true has no effect on MariaDB yet: the server sends ANNOTATE_ROWS only when the dump request \
@@ -299,6 +308,7 @@ impl MySqlSource {
             match result {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_retryable() && failures < MAX_RECONNECTS => {
+                    self.health.reconnecting();
                     failures = if progressed { 1 } else { failures + 1 };
                     let wait = Duration::from_millis(500 * (1 << failures.min(5)));
                     warn!(error = %e, attempt = failures, wait_ms = wait.as_millis() as u64, "replication connection lost; reconnecting");
@@ -307,7 +317,10 @@ impl MySqlSource {
                         conn = c;
                     }
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.health.set_connected(false);
+                    return Err(e);
+                }
             }
         }
     }

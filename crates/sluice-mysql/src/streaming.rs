@@ -156,6 +156,7 @@ impl Run<'_> {
 
     pub(crate) async fn stream(&mut self, from: &BinlogPosition) -> Result<(), MySqlError> {
         let (mut stream, by_gtid) = self.open_stream(from).await?;
+        self.src.health.set_connected(true);
         let gtids = match &from.gtids {
             Some(g) => GtidSet::parse(g, self.info.mariadb).map_err(MySqlError::Config)?,
             None => GtidSet::empty(self.info.mariadb),

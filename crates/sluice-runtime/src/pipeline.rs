@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use sluice_core::traits::OffsetStoreError;
 use sluice_core::{ErrorClass, OffsetKey, OffsetStore, Position, Retryable, Sink, SinkError};
 use sluice_mysql::{MySqlError, SourceMessage};
+
+use crate::metrics::ConnectorMetrics;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{debug, info};
 
@@ -58,6 +60,15 @@ pub struct PipelineStats {
     pub commits: u64,
 }
 
+/// How a pipeline runs.
+pub struct PipelineSettings {
+    /// Batches the queue between source and sink holds (backpressure beyond).
+    pub queue_batches: usize,
+    /// For asynchronously acknowledging sinks: the longest time between offset commits.
+    pub commit_every: Duration,
+    pub metrics: ConnectorMetrics,
+}
+
 /// Most batches taken into one flush/commit group.
 const GROUP_MAX_BATCHES: usize = 64;
 
@@ -79,11 +90,10 @@ enum Next {
 /// queue between them is the only link (backpressure when the sink is slower).
 pub async fn run_pipeline<S, Fut, F>(
     source: S,
-    queue_batches: usize,
+    settings: PipelineSettings,
     sink: Arc<Mutex<Box<dyn Sink>>>,
     store: &mut dyn OffsetStore,
     key: &OffsetKey,
-    commit_every: Duration,
     shutdown: F,
 ) -> Result<PipelineStats, PipelineError>
 where
@@ -91,6 +101,11 @@ where
     Fut: Future<Output = Result<(), MySqlError>> + 'static,
     F: Future<Output = ()>,
 {
+    let PipelineSettings {
+        queue_batches,
+        commit_every,
+        metrics,
+    } = settings;
     let (tx, mut rx) = mpsc::channel(queue_batches.max(1));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (done_tx, done_rx) = oneshot::channel();
@@ -121,7 +136,7 @@ where
         .lock()
         .await
         .acks_async()
-        .then(|| AsyncAcks::new(commit_every));
+        .then(|| AsyncAcks::new(commit_every, metrics.clone()));
     tokio::pin!(shutdown);
     let failed = loop {
         let polling = acks.as_ref().is_some_and(|a| !a.inflight.is_empty());
@@ -172,9 +187,10 @@ where
                         Err(_) => break,
                     }
                 }
+                metrics.queue_depth(rx.len());
                 match acks.as_mut() {
                     Some(a) => a.deliver(group, &sink, store, key, &mut stats).await,
-                    None => deliver(group, &sink, store, key, &mut stats).await,
+                    None => deliver(group, &sink, store, key, &mut stats, &metrics).await,
                 }
             }
         };
@@ -211,6 +227,7 @@ async fn deliver(
     store: &mut dyn OffsetStore,
     key: &OffsetKey,
     stats: &mut PipelineStats,
+    metrics: &ConnectorMetrics,
 ) -> Result<(), PipelineError> {
     let mut last: Option<Position> = None;
     let mut sink = sink.lock().await;
@@ -219,15 +236,18 @@ async fn deliver(
         if !events.is_empty() {
             sink.write(&events).await?;
             stats.events += events.len() as u64;
+            metrics.batch(&events);
         }
         stats.batches += 1;
         last = Some(position);
     }
+    let started = Instant::now();
     sink.flush().await?;
     drop(sink);
     if let Some(p) = last {
         store.commit(key, &p)?;
         stats.commits += 1;
+        metrics.committed(started.elapsed());
         debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
     }
     Ok(())
@@ -240,15 +260,17 @@ struct AsyncAcks {
     written: u64,
     last_commit: Instant,
     every: Duration,
+    metrics: ConnectorMetrics,
 }
 
 impl AsyncAcks {
-    fn new(every: Duration) -> AsyncAcks {
+    fn new(every: Duration, metrics: ConnectorMetrics) -> AsyncAcks {
         AsyncAcks {
             inflight: VecDeque::new(),
             written: 0,
             last_commit: Instant::now(),
             every,
+            metrics,
         }
     }
 
@@ -269,6 +291,7 @@ impl AsyncAcks {
                 sink.write(&events).await?;
                 stats.events += events.len() as u64;
                 stats.batches += 1;
+                self.metrics.batch(&events);
                 self.inflight.push_back((self.written, position));
                 self.written += 1;
             }
@@ -295,8 +318,10 @@ impl AsyncAcks {
             newest = self.inflight.pop_front().map(|(_, p)| p);
         }
         if let Some(p) = newest {
+            let started = Instant::now();
             store.commit(key, &p)?;
             stats.commits += 1;
+            self.metrics.committed(started.elapsed());
             self.last_commit = Instant::now();
             debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
         }

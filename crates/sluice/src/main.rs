@@ -7,10 +7,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use sluice_connect::{JsonConverter, JsonConverterConfig};
-use sluice_core::{OffsetKey, Sink};
+use sluice_core::{OffsetKey, Sink, SourceHealth};
 use sluice_kafka::{KafkaProducer, KafkaSink};
 use sluice_mysql::{MySqlConfig, MySqlSource};
-use sluice_runtime::{run_pipeline, ConnectorConfig, FileOffsetStore, SourceKind};
+use sluice_runtime::{
+    run_pipeline, ConnectorConfig, FileOffsetStore, Metrics, PipelineSettings, SourceKind,
+};
 use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
 use tokio::sync::{watch, Mutex};
 
@@ -57,6 +59,9 @@ enum Command {
         /// Where offsets and schema history live unless the connector config says otherwise.
         #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
         data_dir: PathBuf,
+        /// Serve /metrics (Prometheus) and /health on this address, e.g. 127.0.0.1:8083.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
     },
     /// See or move a connector's stored offsets (the connector must be stopped to change them).
     Offsets {
@@ -159,7 +164,8 @@ fn main() {
                 sink,
                 exit_when_caught_up,
                 data_dir,
-            } => run(connectors, &sink, exit_when_caught_up, &data_dir).await,
+                http,
+            } => run(connectors, &sink, exit_when_caught_up, &data_dir, http).await,
             Command::Snapshot {
                 connector,
                 tables,
@@ -359,6 +365,7 @@ async fn run(
     sink: &str,
     exit_when_caught_up: bool,
     data_dir: &Path,
+    http: Option<std::net::SocketAddr>,
 ) -> Result<()> {
     let to_kafka = kafka_sink(sink);
     let prepared = paths
@@ -379,6 +386,13 @@ async fn run(
         Some(_) => None,
         None => Some(Arc::new(Mutex::new(open_sink(sink, &prepared[0].config)?))),
     };
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = http {
+        let server = sluice_runtime::http::bind(addr, Arc::clone(&metrics))
+            .await
+            .with_context(|| format!("cannot serve HTTP on {addr} (--http)"))?;
+        tokio::spawn(server);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -389,6 +403,8 @@ async fn run(
     for p in prepared {
         let shared = shared_sink.clone();
         let mut stop = stop_rx.clone();
+        let health = Arc::new(SourceHealth::default());
+        let connector_metrics = metrics.connector(&p.config.name, Arc::clone(&health));
         tasks.push(tokio::spawn(async move {
             let name = p.config.name.clone();
             let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
@@ -426,6 +442,7 @@ async fn run(
                 .with_context(|| format!("connector {name}: schema history"))?;
             let offset = store.load(&key)?;
             let source = MySqlSource::new(p.mysql, offset, history)
+                .health(health)
                 .exit_when_caught_up(exit_when_caught_up)
                 .max_batch(p.max_batch);
             let shutdown = async move {
@@ -433,11 +450,14 @@ async fn run(
             };
             run_pipeline(
                 move |tx| source.run(tx),
-                p.queue_batches,
+                PipelineSettings {
+                    queue_batches: p.queue_batches,
+                    commit_every: p.commit_every,
+                    metrics: connector_metrics,
+                },
                 sink,
                 store.as_mut(),
                 &key,
-                p.commit_every,
                 shutdown,
             )
             .await
