@@ -66,11 +66,11 @@ reset_table() {
            CREATE TABLE benchdb.bench(id BIGINT PRIMARY KEY, name TEXT, amount DECIMAL(12,2),
              created DATETIME(6), payload TEXT) ENGINE=InnoDB; RESET MASTER;"
 }
-connector() { # dir [snapshot.mode] [extra "key":"value" pairs]
+connector() { # dir [snapshot.mode] [extra "key":"value" pairs] [topic.prefix]
   cat > "$1/c.json" <<JSON
 {"name":"bench","config":{"connector.class":"io.debezium.connector.mysql.MySqlConnector",
  "database.hostname":"127.0.0.1","database.port":"$PORT","database.user":"cdc","database.password":"cdc",
- "database.server.id":"5499","topic.prefix":"bench","table.include.list":"benchdb.bench",
+ "database.server.id":"5499","topic.prefix":"${4:-bench}","table.include.list":"benchdb.bench",
  "snapshot.mode":"${2:-no_data}","include.schema.changes":"false"${3:+,$3}}}
 JSON
 }
@@ -117,9 +117,11 @@ done
 KPORT=$("$ROOT/scripts/mariadb.sh" free-port 39092)
 "$ROOT/scripts/kafka.sh" start noida "$WORK/kafka" "$KPORT" >&2
 BROKER_PID=$(cat "$WORK/kafka/broker.pid")
-connector "$W" no_data "\"offset.storage\":\"org.apache.kafka.connect.storage.FileOffsetBackingStore\"${KAFKA_PROPS:+,$KAFKA_PROPS}"
+# each run into fresh topics (topic.prefix benchN): the broker slows down as a topic grows, which
+# would otherwise make later runs measure the broker's history rather than this run
 for ((r = 1; r <= RUNS; r++)); do
-  cp "$W/start.json" "$W/d/offsets/bench.json"
+  connector "$W" no_data "\"offset.storage\":\"org.apache.kafka.connect.storage.FileOffsetBackingStore\"${KAFKA_PROPS:+,$KAFKA_PROPS}" "bench$r"
+  sed "s/\"server\": *\"bench\"/\"server\": \"bench$r\"/" "$W/start.json" > "$W/d/offsets/bench.json"
   b0=$(proc_cpu "$BROKER_PID")
   /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" \
     --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/d" --exit-when-caught-up 2> "$W/log.json"
@@ -131,8 +133,8 @@ for ((r = 1; r <= RUNS; r++)); do
     "broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')"
 done
 START=$(sed -n 's/.*"file": *"\([^"]*\)".*/\1/p' "$W/start.json"):$(sed -n 's/.*"pos": *\([0-9]*\).*/\1/p' "$W/start.json")
-connector "$W" recovery '"exactly.once.support":"required"'
 for ((r = 1; r <= RUNS; r++)); do
+  connector "$W" recovery '"exactly.once.support":"required"' "eos$r"
   "$SLUICE" offsets set "$W/c.json" --binlog "$START" --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/eos" >/dev/null
   b0=$(proc_cpu "$BROKER_PID")
   /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" \
