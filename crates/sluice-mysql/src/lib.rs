@@ -29,12 +29,12 @@ pub mod incremental;
 pub mod mapping;
 pub mod preflight;
 pub mod registry;
+pub mod seek;
 pub mod snapshot;
 pub mod source;
 pub mod stream;
 mod streaming;
 pub mod table;
-pub mod timeseek;
 
 pub use config::MySqlConfig;
 pub use error::MySqlError;

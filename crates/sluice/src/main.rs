@@ -112,10 +112,13 @@ enum OffsetsCommand {
         #[arg(
             long,
             value_name = "FILE:POS",
-            required_unless_present = "timestamp",
-            conflicts_with = "timestamp"
+            required_unless_present_any = ["timestamp", "gtid"],
+            conflicts_with_all = ["timestamp", "gtid"]
         )]
         binlog: Option<String>,
+        /// Resume after these transactions: a MariaDB GTID position (domain-server-seq,…).
+        #[arg(long, value_name = "GTIDS", conflicts_with = "timestamp")]
+        gtid: Option<String>,
         /// Replay from the first transaction that started at or after this time: RFC 3339
         /// (2026-11-21T10:00:00+09:00) or seconds since the epoch.
         #[arg(long, value_name = "TIME")]
@@ -199,17 +202,21 @@ fn main() {
                         data_dir,
                         binlog,
                         timestamp,
+                        gtid,
                         sink,
                     } => {
-                        let action = match (binlog, timestamp) {
-                            (Some(b), _) => {
+                        let action = match (binlog, timestamp, gtid) {
+                            (Some(b), _, _) => {
                                 let (file, pos) = offsets_cmd::parse_binlog(&b)?;
                                 offsets_cmd::Action::SetBinlog { file, pos }
                             }
-                            (None, Some(t)) => offsets_cmd::Action::SetTimestamp {
+                            (None, Some(t), _) => offsets_cmd::Action::SetTimestamp {
                                 ts: offsets_cmd::parse_time(&t)?,
                             },
-                            (None, None) => bail!("give --binlog FILE:POS or --timestamp TIME"),
+                            (None, None, Some(g)) => offsets_cmd::Action::SetGtid { gtids: g },
+                            (None, None, None) => {
+                                bail!("give --binlog FILE:POS, --timestamp TIME or --gtid GTIDS")
+                            }
                         };
                         (connector, data_dir, sink, action)
                     }

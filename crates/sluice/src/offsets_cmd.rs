@@ -52,6 +52,7 @@ pub enum Action {
     Show { json: bool },
     SetBinlog { file: String, pos: u64 },
     SetTimestamp { ts: u32 },
+    SetGtid { gtids: String },
     Reset,
 }
 
@@ -121,7 +122,7 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     match action {
         Action::Show { .. } => Ok(()),
         Action::SetTimestamp { ts } => {
-            let at = sluice_mysql::timeseek::position_at(&p.mysql, ts)
+            let at = sluice_mysql::seek::position_at(&p.mysql, ts)
                 .await
                 .with_context(|| {
                     format!(
@@ -139,9 +140,22 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
                     p.config.name, at.file, at.pos
                 ),
             }
-            move_to(&p, &key, &mut store, current, at.file, at.pos).await
+            move_to(&p, &key, &mut store, current, at.file, at.pos, None).await
         }
-        Action::SetBinlog { file, pos } => move_to(&p, &key, &mut store, current, file, pos).await,
+        Action::SetGtid { gtids } => {
+            let gtids = gtids.trim().to_string();
+            let at = sluice_mysql::seek::position_after_gtids(&p.mysql, &gtids)
+                .await
+                .with_context(|| format!("connector {}", p.config.name))?;
+            println!(
+                "{}: the first transaction after {gtids} is at {}:{}",
+                p.config.name, at.file, at.pos
+            );
+            move_to(&p, &key, &mut store, current, at.file, at.pos, Some(gtids)).await
+        }
+        Action::SetBinlog { file, pos } => {
+            move_to(&p, &key, &mut store, current, file, pos, None).await
+        }
         Action::Reset => {
             let removed = store.remove(&key)?;
             let history = match &p.state.history {
@@ -169,7 +183,8 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     }
 }
 
-/// Validates (`file`, `pos`) on the server and stores it as the connector's offset.
+/// Validates (`file`, `pos`) on the server and stores it as the connector's offset, with the
+/// GTID set of everything before it when known.
 async fn move_to(
     p: &Prepared,
     key: &OffsetKey,
@@ -177,6 +192,7 @@ async fn move_to(
     current: Option<serde_json::Value>,
     file: String,
     pos: u64,
+    gtids: Option<String>,
 ) -> Result<()> {
     let server_id = sluice_mysql::admin::validate(&p.mysql, &file, pos)
         .await
@@ -185,11 +201,12 @@ async fn move_to(
         file: file.as_str().into(),
         pos,
         server_id,
+        gtids: gtids.as_deref().map(Into::into),
         ..Default::default()
     });
     store.store().commit(key, &new)?;
     println!(
-        "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start (GTID set dropped: it belonged to the old position).",
+        "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start.",
         p.config.name,
         current.map_or_else(|| "(none)".to_string(), |c| c.to_string()),
         new.to_offset_json()

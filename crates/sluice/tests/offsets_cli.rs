@@ -191,3 +191,42 @@ fn set_timestamp_replays_exactly_the_transactions_from_that_second() {
     work.catch_up(&conn, "nothing.jsonl");
     assert!(ops(&work.lines("nothing.jsonl")).is_empty());
 }
+
+#[test]
+fn set_gtid_replays_the_transactions_after_that_gtid_position() {
+    let db = Maria::start();
+    db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)");
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &db.connector("g", &[]));
+    let c = conn.to_str().unwrap();
+    work.catch_up(&conn, "all.jsonl");
+    for id in 1..=3 {
+        db.sql(&format!("INSERT INTO app.t VALUES ({id})"));
+    }
+    let after_three = db.sql("SELECT @@gtid_binlog_pos");
+    db.sql("FLUSH BINARY LOGS");
+    for id in 4..=6 {
+        db.sql(&format!("INSERT INTO app.t VALUES ({id})"));
+    }
+    work.catch_up(&conn, "all.jsonl");
+    assert_eq!(ops(&work.lines("all.jsonl")).len(), 6);
+
+    let out = offsets(&work, &["set", c, "--gtid", &after_three]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(show(&work, &conn)["offset"]["gtids"], after_three.as_str());
+    work.catch_up(&conn, "replay.jsonl");
+    let ids: Vec<i64> = ops(&work.lines("replay.jsonl"))
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids, vec![4, 5, 6]);
+
+    let bad = offsets(&work, &["set", c, "--gtid", "0-1-999999"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("0-1-999999"), "{err}");
+}

@@ -1,5 +1,11 @@
-//! The binlog position of a point in time, for `sluice offsets set --timestamp`.
+//! Binlog positions of a point in time (`sluice offsets set --timestamp`) and of a GTID set
+//! (`--gtid`).
 //!
+//! GTID set (MariaDB): a non-blocking dump with `@slave_connect_state` = the set makes the
+//! server itself skip every transaction in the set; the first transaction it sends is where the
+//! connector resumes.
+//!
+//! Time:
 //! Event headers carry the second their statement started, and the first event of every binlog
 //! file (FORMAT_DESCRIPTION) the second the file was opened, so files are ordered in time. The
 //! search:
@@ -33,7 +39,23 @@ pub struct TimePosition {
 }
 
 async fn open(cfg: &MySqlConfig, file: &str) -> Result<BinlogStream, MySqlError> {
+    open_at(cfg, file, None).await
+}
+
+async fn open_at(
+    cfg: &MySqlConfig,
+    file: &str,
+    gtids: Option<&str>,
+) -> Result<BinlogStream, MySqlError> {
     let mut conn = preflight::connect(cfg).await?;
+    if let Some(g) = gtids {
+        conn.query_drop(format!(
+            "SET @slave_connect_state = '{}'",
+            g.replace('\'', "")
+        ))
+        .await
+        .map_err(MySqlError::query)?;
+    }
     // MariaDB sends its GTID events only to replicas that say they understand them (else it
     // rewrites them as BEGIN); a MySQL server ignores the variable
     conn.query_drop("SET @mariadb_slave_capability = 4")
@@ -101,6 +123,61 @@ pub async fn position_at(cfg: &MySqlConfig, ts: u32) -> Result<TimePosition, MyS
             kind::MARIADB_GTID | kind::MYSQL_GTID | kind::MYSQL_ANONYMOUS_GTID
         );
         if gtid && h.timestamp() >= ts {
+            let end = u64::from(h.log_pos());
+            return Ok(TimePosition {
+                file,
+                pos: end - u64::from(h.event_size()),
+                event_ts: Some(h.timestamp()),
+            });
+        }
+    }
+    Ok(TimePosition {
+        file: end_file,
+        pos: end_pos,
+        event_ts: None,
+    })
+}
+
+/// Where the first transaction not in `gtids` starts (MariaDB `domain-server-seq` list).
+pub async fn position_after_gtids(
+    cfg: &MySqlConfig,
+    gtids: &str,
+) -> Result<TimePosition, MySqlError> {
+    let mut conn = preflight::connect(cfg).await?;
+    let version: String = conn
+        .query_first("SELECT @@version")
+        .await
+        .map_err(MySqlError::query)?
+        .unwrap_or_default();
+    if !version.contains("MariaDB") {
+        return Err(MySqlError::Config(
+            "--gtid is implemented for MariaDB GTIDs only; on MySQL use --binlog or --timestamp"
+                .into(),
+        ));
+    }
+    let (end_file, end_pos) = preflight::current_position(&mut conn).await?;
+    let mut stream = open_at(cfg, "", Some(gtids)).await.map_err(|e| {
+        MySqlError::Config(format!(
+            "the server cannot start from GTID set {gtids}: {e} (are those GTIDs in its binlogs, or purged?)"
+        ))
+    })?;
+    let mut file = String::new();
+    while let Some(ev) = stream.next().await {
+        let ev = ev.map_err(|e| {
+            MySqlError::Config(format!(
+                "the server cannot start from GTID set {gtids}: {e}"
+            ))
+        })?;
+        let h = ev.header();
+        let etype = h.event_type_raw();
+        if etype == kind::ROTATE {
+            file = events::rotate_target(&ev).map_err(MySqlError::Stream)?.0;
+            continue;
+        }
+        if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0 || h.log_pos() == 0 {
+            continue;
+        }
+        if etype == kind::MARIADB_GTID {
             let end = u64::from(h.log_pos());
             return Ok(TimePosition {
                 file,
