@@ -8,18 +8,20 @@
 //!   `["<connector>",{"server":"<prefix>"}]`, value the Debezium offset JSON), compacted.
 //! * [`KafkaHistoryStore`]: the schema history topic, one record per change, replayed at start.
 //!
-//! Acknowledgement. At-least-once (default): `Sink::flush` waits until librdkafka has a
-//! delivery report for every record sent and fails if any report is an error; only then does the
-//! runtime write the offset record (itself produced and flushed before `commit` returns). A
-//! crash after delivery but before the offset write repeats those records on restart, never
-//! loses one.
+//! Acknowledgement. At-least-once (default): records are sent without waiting; each carries its
+//! batch number, and [`KafkaProducer::durable_batches`] counts the leading batches whose every
+//! record has a successful delivery report. The runtime commits the position of the newest such
+//! batch (the offset record itself is produced and flushed before `commit` returns). A crash
+//! repeats at most the records after the last commit, never loses one; a failed delivery stops
+//! the connector before its position is committed.
 //!
 //! Exactly-once (`exactly.once.support=required`): sink and offset store share one
 //! transactional producer ([`KafkaProducer`]). The first record after a commit begins a
 //! transaction; `OffsetStore::commit` adds the offset record to the same transaction and commits
-//! it, so the events of a batch and the offset that covers them become visible together or not at
-//! all. At start `init_transactions` fences any older instance with the same `transactional.id`
-//! and aborts its open transaction before the offsets are read (with `read_committed`).
+//! it, so the events written since the last commit and the offset that covers them become
+//! visible together or not at all. At start `init_transactions` fences any older instance with
+//! the same `transactional.id` and aborts its open transaction before the offsets are read
+//! (with `read_committed`).
 
 mod admin;
 pub mod config;
