@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, property tests, and integration tests against real MariaDB
-# servers that the tests start themselves (scripts/mariadb.sh, private datadirs, loopback ports).
+# servers and Kafka-protocol brokers (noida-db, tansu) that the tests start themselves
+# (scripts/mariadb.sh, scripts/kafka.sh: private data dirs, loopback ports).
 # Ends with one line "tests: N passed, N failed" summing every test binary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
