@@ -7,6 +7,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub struct SourceHealth {
     connected: AtomicBool,
     reconnects: AtomicU64,
+    snapshot_running: AtomicBool,
+    snapshot_rows: AtomicU64,
+    snapshot_estimate: AtomicU64,
+}
+
+/// Where an initial snapshot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotStatus {
+    pub running: bool,
+    /// Rows read so far.
+    pub rows: u64,
+    /// The server's estimate of the rows to read (approximate for InnoDB).
+    pub estimate: u64,
 }
 
 impl SourceHealth {
@@ -27,5 +40,29 @@ impl SourceHealth {
 
     pub fn reconnects(&self) -> u64 {
         self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot starts, of about `estimate` rows.
+    pub fn snapshot_started(&self, estimate: u64) {
+        self.snapshot_estimate.store(estimate, Ordering::Relaxed);
+        self.snapshot_rows.store(0, Ordering::Relaxed);
+        self.snapshot_running.store(true, Ordering::Relaxed);
+    }
+
+    pub fn snapshot_rows(&self, rows: u64) {
+        self.snapshot_rows.store(rows, Ordering::Relaxed);
+    }
+
+    pub fn snapshot_done(&self, rows: u64) {
+        self.snapshot_rows.store(rows, Ordering::Relaxed);
+        self.snapshot_running.store(false, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> SnapshotStatus {
+        SnapshotStatus {
+            running: self.snapshot_running.load(Ordering::Relaxed),
+            rows: self.snapshot_rows.load(Ordering::Relaxed),
+            estimate: self.snapshot_estimate.load(Ordering::Relaxed),
+        }
     }
 }

@@ -20,7 +20,7 @@ pub mod value;
 
 pub use error::{ErrorClass, Retryable};
 pub use event::{ChangeEvent, Data};
-pub use health::SourceHealth;
+pub use health::{SnapshotStatus, SourceHealth};
 pub use history::{FileHistoryStore, HistoryStoreError, SchemaHistoryStore};
 pub use position::{BinlogPosition, OffsetKey, Position, SnapshotProgress};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType};

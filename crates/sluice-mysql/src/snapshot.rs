@@ -36,7 +36,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value as My};
 use sluice_core::decimal::Decimal;
-use sluice_core::{BinlogPosition, ChangeEvent, Position, SnapshotProgress, Value};
+use sluice_core::{BinlogPosition, ChangeEvent, Position, SnapshotProgress, SourceHealth, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -136,6 +136,7 @@ pub async fn read_all(
     tx: &mpsc::Sender<SourceMessage>,
     max_batch: usize,
     at: BinlogPosition,
+    health: &SourceHealth,
 ) -> Result<u64, MySqlError> {
     let ts_sec = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -157,7 +158,7 @@ pub async fn read_all(
     let mut batch: Vec<ChangeEvent> = Vec::with_capacity(max_batch);
     let mut pending: Option<Pending> = None;
     let mut total = 0u64;
-    let mut progress_log = Progress::new(&mut conn, &tables).await;
+    let mut progress_log = Progress::new(&mut conn, &tables, health).await;
     let send = |batch: Vec<ChangeEvent>, progress: Option<SnapshotProgress>| {
         let mut position = at.clone();
         position.snapshot_progress = progress;
@@ -275,6 +276,7 @@ pub async fn read_all(
     })
     .await
     .map_err(|_| MySqlError::ConsumerGone)?;
+    health.snapshot_done(total);
     info!(
         rows = total,
         "snapshot complete; streaming from the snapshot position"
@@ -285,16 +287,21 @@ pub async fn read_all(
 /// Snapshot progress for the operator: rows done against the server's row estimates
 /// (`information_schema.TABLES.TABLE_ROWS`, approximate for InnoDB), rows/s and ETA, logged at
 /// most every [`Progress::EVERY`].
-struct Progress {
+struct Progress<'h> {
+    health: &'h SourceHealth,
     estimate: u64,
     started: std::time::Instant,
     last: std::time::Instant,
 }
 
-impl Progress {
+impl<'h> Progress<'h> {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-    async fn new(conn: &mut Conn, tables: &[Arc<TableSchemas>]) -> Progress {
+    async fn new(
+        conn: &mut Conn,
+        tables: &[Arc<TableSchemas>],
+        health: &'h SourceHealth,
+    ) -> Progress<'h> {
         let mut estimate = 0u64;
         for t in tables {
             let n: Option<u64> = conn
@@ -311,8 +318,10 @@ impl Progress {
             estimated_rows = estimate,
             "snapshot starting"
         );
+        health.snapshot_started(estimate);
         let now = std::time::Instant::now();
         Progress {
+            health,
             estimate,
             started: now,
             last: now,
@@ -320,7 +329,11 @@ impl Progress {
     }
 
     fn tick(&mut self, table: &crate::table::TableId, table_rows: u64, total: u64) {
-        if !total.is_multiple_of(4096) || self.last.elapsed() < Self::EVERY {
+        if !total.is_multiple_of(4096) {
+            return;
+        }
+        self.health.snapshot_rows(total);
+        if self.last.elapsed() < Self::EVERY {
             return;
         }
         self.last = std::time::Instant::now();

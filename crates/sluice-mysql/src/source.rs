@@ -261,6 +261,7 @@ impl MySqlSource {
                 &tx,
                 self.max_batch,
                 start.clone(),
+                &self.health,
             )
             .await?;
             start.snapshot = false;

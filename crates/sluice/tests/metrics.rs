@@ -111,3 +111,45 @@ fn metrics_advance_under_load_and_health_follows_the_database() {
     assert!(sample(&m, r#"sluice_source_reconnects_total{connector="m"}"#).unwrap() >= 1.0);
     common::signal(&mut child, "-KILL");
 }
+
+#[test]
+fn snapshot_progress_is_a_metric() {
+    let db = Maria::start();
+    db.sql(
+        "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT);
+         USE app; INSERT INTO t SELECT seq, seq FROM seq_1_to_50000; ANALYZE TABLE t;",
+    );
+    let work = Work::new();
+    let conn = work.write_connector(
+        "s.json",
+        &db.connector("s", &[("snapshot.mode", "initial")]),
+    );
+    let port = free_port();
+    let mut child = work
+        .command(
+            &conn,
+            "out.jsonl",
+            &["--http", &format!("127.0.0.1:{port}")],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(work.path("run.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut last = String::new();
+    let done = wait_until(Duration::from_secs(60), || {
+        last = get(port, "/metrics").map(|(_, m)| m).unwrap_or_default();
+        sample(&last, r#"sluice_snapshot_rows{connector="s"}"#) == Some(50_000.0)
+            && sample(&last, r#"sluice_snapshot_running{connector="s"}"#) == Some(0.0)
+    });
+    assert!(done, "{last}");
+    let estimate = sample(&last, r#"sluice_snapshot_rows_estimate{connector="s"}"#).unwrap();
+    assert!(
+        estimate > 25_000.0 && estimate < 100_000.0,
+        "estimate {estimate}"
+    );
+    let reads = r#"sluice_events_total{connector="s",topic="test.app.t",op="r"}"#;
+    assert!(wait_until(Duration::from_secs(30), || {
+        get(port, "/metrics").is_some_and(|(_, m)| sample(&m, reads) == Some(50_000.0))
+    }));
+    assert!(common::signal(&mut child, "-TERM").success());
+}
