@@ -90,6 +90,7 @@ impl FileSink {
             .create(true)
             .append(true)
             .open(path)?;
+        drop_torn_tail(path)?;
         Ok(FileSink {
             format,
             file,
@@ -116,6 +117,46 @@ impl Sink for FileSink {
         self.buf.clear();
         self.file.sync_data()?;
         Ok(())
+    }
+}
+
+/// Cuts a last line without its newline: a write torn by a crash (`kill -9`, power loss). Those
+/// records were never acknowledged (the offset is committed only after write + fsync), so they
+/// are delivered again after the restart; without the cut the file would hold half a record
+/// glued to the first record written again.
+fn drop_torn_tail(path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    // read backwards in blocks until a newline (or the file's start) is found
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep < len {
+                tracing::warn!(path = %path.display(), bytes = len - keep, "dropping a torn last line left by a crash; its records are delivered again");
+                f.set_len(keep)?;
+                f.sync_data()?;
+            }
+            return Ok(());
+        }
+        if start == 0 {
+            tracing::warn!(path = %path.display(), bytes = len, "dropping a torn line left by a crash; its records are delivered again");
+            f.set_len(0)?;
+            return f.sync_data();
+        }
+        end = start;
     }
 }
 
@@ -179,6 +220,32 @@ mod tests {
             headers: vec![],
             position: Position::Binlog(Default::default()),
         }
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_cut_when_the_file_is_opened_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"a\":2}\n{\"topic\":\"p.db").unwrap();
+        let plain = JsonConverterConfig {
+            schemas_enable: false,
+            ..Default::default()
+        };
+        let mut sink = FileSink::open(&path, LineFormat::new(plain, plain)).unwrap();
+        sink.write(&[event(Some(5))]).await.unwrap();
+        sink.flush().await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "{\"a\":1}\n{\"a\":2}\n{\"topic\":\"p.db.t\",\"key\":{\"id\":1},\"value\":{\"id\":5}}\n"
+        );
+        // a file that is nothing but a torn line is emptied; a complete file is left alone
+        std::fs::write(&path, "{\"to").unwrap();
+        drop(FileSink::open(&path, LineFormat::new(plain, plain)).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        std::fs::write(&path, "{}\n").unwrap();
+        drop(FileSink::open(&path, LineFormat::new(plain, plain)).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}\n");
     }
 
     #[tokio::test]
