@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod config;
 pub mod ddl;
 pub mod decode;
+mod dump;
 pub mod envelope;
 pub mod error;
 pub mod events;

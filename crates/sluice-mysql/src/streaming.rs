@@ -11,20 +11,20 @@
 use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
-use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+use mysql_async::{BinlogStream, Conn};
 use sluice_core::{BinlogPosition, ChangeEvent, Position, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::decode::decode_row;
+use crate::dump;
 use crate::envelope::{EventBuilder, Op, Snapshot, SourceInfo};
 use crate::error::MySqlError;
 use crate::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKind};
 use crate::heartbeat::Heartbeat;
 use crate::history::cmp_position;
 use crate::incremental::{Incremental, Next, Signal};
-use crate::preflight::{self, ServerInfo};
+use crate::preflight::ServerInfo;
 use crate::registry::{Mapped, TableRegistry};
 use crate::source::{MySqlSource, SourceMessage};
 use crate::stream::{GtidSet, PendingGtid, Tracker};
@@ -77,85 +77,8 @@ struct Resume {
 }
 
 impl Run<'_> {
-    /// Opens the binlog stream at `from`: by file/position on the server the offset was taken
-    /// on, by GTID set when the server changed (a failover moved `database.hostname` to another
-    /// primary). Returns whether the stream starts by GTID.
-    async fn open_stream(
-        &mut self,
-        from: &BinlogPosition,
-    ) -> Result<(BinlogStream, bool), MySqlError> {
-        let cfg = &self.src.cfg;
-        let mut c = preflight::connect(cfg).await?;
-        let stream_err = |e: mysql_async::Error| MySqlError::Stream(e.to_string());
-        c.query_drop(format!(
-            "SET @master_heartbeat_period = {}",
-            cfg.heartbeat_period.as_nanos()
-        ))
-        .await
-        .map_err(stream_err)?;
-        if self.info.mariadb {
-            c.query_drop("SET @mariadb_slave_capability = 4")
-                .await
-                .map_err(stream_err)?;
-        }
-        let server_id: u32 = c
-            .query_first("SELECT @@server_id")
-            .await
-            .map_err(stream_err)?
-            .unwrap_or(0);
-        let by_gtid = from.server_id != 0 && server_id != from.server_id;
-        let mut req = BinlogStreamRequest::new(cfg.server_id)
-            .with_filename(from.file.as_bytes())
-            .with_pos(from.pos);
-        if by_gtid {
-            let gtids = from
-                .gtids
-                .as_deref()
-                .filter(|g| !g.trim().is_empty())
-                .ok_or_else(|| MySqlError::ServerChanged {
-                    addr: cfg.addr(),
-                    was: from.server_id,
-                    now: server_id,
-                })?;
-            if !self.info.mariadb {
-                return Err(MySqlError::Config(format!(
-                    "the server changed (server_id {} → {server_id}); resuming a MySQL connector by GTID set is not implemented yet: move the offset with sluice offsets set --binlog",
-                    from.server_id
-                )));
-            }
-            warn!(
-                was = from.server_id, now = server_id, gtids,
-                "different server behind database.hostname (failover?): resuming from the GTID set, not the old file/position"
-            );
-            // MariaDB: a dump with @slave_connect_state starts after these GTIDs, per domain,
-            // ignoring the file/position of the request
-            c.query_drop(format!(
-                "SET @slave_connect_state = '{}'",
-                gtids.replace('\'', "")
-            ))
-            .await
-            .map_err(stream_err)?;
-            c.query_drop("SET @slave_gtid_strict_mode = 0")
-                .await
-                .map_err(stream_err)?;
-            req = BinlogStreamRequest::new(cfg.server_id).with_pos(4);
-        }
-        let stream = c.get_binlog_stream(req).await.map_err(|e| match e {
-            mysql_async::Error::Server(s) if s.code == 1236 && by_gtid => MySqlError::Stream(format!(
-                "the new server cannot continue from GTID set {}: {} (is it missing transactions the old primary had, or were its binlogs purged?)",
-                from.gtids.as_deref().unwrap_or_default(), s.message
-            )),
-            mysql_async::Error::Server(s) if s.code == 1236 => MySqlError::PositionPurged {
-                file: from.file.to_string(),
-                pos: from.pos,
-            },
-            other => MySqlError::Stream(other.to_string()),
-        })?;
-        Ok((stream, by_gtid))
-    }
-
     pub(crate) async fn stream(&mut self, from: &BinlogPosition) -> Result<(), MySqlError> {
-        let (mut stream, by_gtid) = self.open_stream(from).await?;
+        let (mut stream, by_gtid) = dump::open(&self.src.cfg, self.info.mariadb, from).await?;
         self.src.health.set_connected(true);
         let gtids = match &from.gtids {
             Some(g) => GtidSet::parse(g, self.info.mariadb).map_err(MySqlError::Config)?,
