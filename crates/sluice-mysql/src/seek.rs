@@ -104,15 +104,35 @@ pub async fn position_at(cfg: &MySqlConfig, ts: u32) -> Result<TimePosition, MyS
             hi = mid - 1;
         }
     }
-    let mut stream = open(cfg, &files[lo]).await?;
-    let mut file = files[lo].clone();
+    let stream = open(cfg, &files[lo]).await?;
+    let found = first_transaction(
+        stream,
+        files[lo].clone(),
+        |ts_of| ts_of >= ts,
+        |e| MySqlError::Stream(e.to_string()),
+    )
+    .await?;
+    Ok(found.unwrap_or(TimePosition {
+        file: end_file,
+        pos: end_pos,
+        event_ts: None,
+    }))
+}
+
+/// Reads `stream` (starting in binlog `file`) up to the first transaction — its GTID event —
+/// whose start second satisfies `wanted`; `None` at the end of the binlog.
+async fn first_transaction(
+    mut stream: BinlogStream,
+    mut file: String,
+    wanted: impl Fn(u32) -> bool,
+    read_error: impl Fn(mysql_async::Error) -> MySqlError,
+) -> Result<Option<TimePosition>, MySqlError> {
     while let Some(ev) = stream.next().await {
-        let ev = ev.map_err(|e| MySqlError::Stream(e.to_string()))?;
+        let ev = ev.map_err(&read_error)?;
         let h = ev.header();
         let etype = h.event_type_raw();
         if etype == kind::ROTATE {
-            let (next, _) = events::rotate_target(&ev).map_err(MySqlError::Stream)?;
-            file = next;
+            file = events::rotate_target(&ev).map_err(MySqlError::Stream)?.0;
             continue;
         }
         if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0 || h.log_pos() == 0 {
@@ -122,20 +142,16 @@ pub async fn position_at(cfg: &MySqlConfig, ts: u32) -> Result<TimePosition, MyS
             etype,
             kind::MARIADB_GTID | kind::MYSQL_GTID | kind::MYSQL_ANONYMOUS_GTID
         );
-        if gtid && h.timestamp() >= ts {
+        if gtid && wanted(h.timestamp()) {
             let end = u64::from(h.log_pos());
-            return Ok(TimePosition {
+            return Ok(Some(TimePosition {
                 file,
                 pos: end - u64::from(h.event_size()),
                 event_ts: Some(h.timestamp()),
-            });
+            }));
         }
     }
-    Ok(TimePosition {
-        file: end_file,
-        pos: end_pos,
-        event_ts: None,
-    })
+    Ok(None)
 }
 
 /// Where the first transaction not in `gtids` starts (MariaDB `domain-server-seq` list).
@@ -156,39 +172,26 @@ pub async fn position_after_gtids(
         ));
     }
     let (end_file, end_pos) = preflight::current_position(&mut conn).await?;
-    let mut stream = open_at(cfg, "", Some(gtids)).await.map_err(|e| {
+    let stream = open_at(cfg, "", Some(gtids)).await.map_err(|e| {
         MySqlError::Config(format!(
             "the server cannot start from GTID set {gtids}: {e} (are those GTIDs in its binlogs, or purged?)"
         ))
     })?;
-    let mut file = String::new();
-    while let Some(ev) = stream.next().await {
-        let ev = ev.map_err(|e| {
+    // the server skips every transaction in the set: the first one it sends is the answer
+    let found = first_transaction(
+        stream,
+        String::new(),
+        |_| true,
+        |e| {
             MySqlError::Config(format!(
                 "the server cannot start from GTID set {gtids}: {e}"
             ))
-        })?;
-        let h = ev.header();
-        let etype = h.event_type_raw();
-        if etype == kind::ROTATE {
-            file = events::rotate_target(&ev).map_err(MySqlError::Stream)?.0;
-            continue;
-        }
-        if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0 || h.log_pos() == 0 {
-            continue;
-        }
-        if etype == kind::MARIADB_GTID {
-            let end = u64::from(h.log_pos());
-            return Ok(TimePosition {
-                file,
-                pos: end - u64::from(h.event_size()),
-                event_ts: Some(h.timestamp()),
-            });
-        }
-    }
-    Ok(TimePosition {
+        },
+    )
+    .await?;
+    Ok(found.unwrap_or(TimePosition {
         file: end_file,
         pos: end_pos,
         event_ts: None,
-    })
+    }))
 }
