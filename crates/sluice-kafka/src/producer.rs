@@ -118,30 +118,27 @@ impl KafkaProducer {
         self.transactional
     }
 
-    /// Opens batch number `n` (numbers count up from 0) of `records` records, before they are
-    /// sent with [`KafkaProducer::send_in_batch`].
-    /// A transactional producer does not track records: a batch counts as durable at once,
+    /// Opens the next batch (numbers count up from 0) of `records` records, before they are
+    /// sent with [`KafkaProducer::send_in_batch`]; returns its number. A transactional producer does not track records: a batch counts as durable at once,
     /// because the offset commit that covers it commits the transaction holding its records
     /// (both become visible together, or neither does).
     pub fn begin_batch(&self, records: usize) -> u64 {
+        let mut b = self.batches();
         if self.transactional {
-            let mut b = self
-                .inner
-                .context()
-                .batches
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
             b.base += 1;
             return UNTRACKED as u64;
         }
-        let mut b = self
-            .inner
+        b.remaining.push_back(records);
+        b.base + b.remaining.len() as u64 - 1
+    }
+
+    fn batches(&self) -> std::sync::MutexGuard<'_, Batches> {
+        // the delivery callback never panics while holding it; a poisoned lock is still sound
+        self.inner
             .context()
             .batches
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        b.remaining.push_back(records);
-        b.base + b.remaining.len() as u64 - 1
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// How many batches, counted from the first, have every record acknowledged; fails if a
@@ -152,12 +149,7 @@ impl KafkaProducer {
                 self.take_failures().unwrap_or_default(),
             ));
         }
-        let mut b = self
-            .inner
-            .context()
-            .batches
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut b = self.batches();
         while b.remaining.front() == Some(&0) {
             b.remaining.pop_front();
             b.base += 1;
