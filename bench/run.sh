@@ -20,7 +20,9 @@
 #   live-file     sluice streams first, then the rows are inserted (what the anchor measures);
 #                 seconds = first → last event written, e2e_s = first INSERT → last event
 #   snapshot-null SNAPSHOT_ROWS rows (default 1,000,000) read by the initial snapshot
-#                 (snapshot.mode=initial_only), serialized, discarded
+#                 (snapshot.mode=initial_only), serialized, discarded; once per reader count in
+#                 SNAPSHOT_THREADS (snapshot.max.threads, default "1 2 4"; -tN in the name)
+#   MODES         which groups to run (default "catchup kafka live snapshot")
 # Prints one line per run: events, seconds, eps, cpu_s (user+sys of the sluice process),
 # us_per_event (CPU), peak_rss_mb. Servers are private (scripts/mariadb.sh) on 127.0.0.1.
 set -euo pipefail
@@ -30,12 +32,14 @@ ROWS=${ROWS:-200000}
 SNAPSHOT_ROWS=${SNAPSHOT_ROWS:-1000000}
 BATCH_ROWS=${BATCH_ROWS:-10000}
 RUNS=${RUNS:-3}
+MODES=${MODES:-catchup kafka live snapshot}
+SNAPSHOT_THREADS=${SNAPSHOT_THREADS:-1 2 4}
 PORT=${BENCH_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33390)}
 ANCHOR=0; SMOKE=0
 for a in "$@"; do
   case $a in
     --anchor) ANCHOR=1 ;;
-    --smoke) SMOKE=1; ROWS=20000; SNAPSHOT_ROWS=50000; RUNS=1 ;;
+    --smoke) SMOKE=1; ROWS=20000; SNAPSHOT_ROWS=50000; RUNS=1; SNAPSHOT_THREADS=2 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -90,7 +94,10 @@ exec 3>&1
 RESULTS=$WORK/results.txt
 exec > >(tee "$RESULTS") # every result line is also kept for the summary
 
+mode() { [[ " $MODES " == *" $1 "* ]]; }
+
 # ---- catch-up modes: the same binlog range is read RUNS times per sink
+if mode catchup || mode kafka; then
 reset_table
 W=$WORK/catchup; mkdir -p "$W"; connector "$W"
 "$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null
@@ -112,44 +119,43 @@ for sink in null file; do
     report "sluice-mariadb-catchup-$sink" "$r" "$n" "$secs" "$W/time.txt" "$extra"
   done
 done
+fi
 
 # ---- catch-up into Kafka: the same binlog range, offsets in the file so every run starts alike
+if mode kafka; then
 KPORT=$("$ROOT/scripts/mariadb.sh" free-port 39092)
 "$ROOT/scripts/kafka.sh" start noida "$WORK/kafka" "$KPORT" >&2
 BROKER_PID=$(cat "$WORK/kafka/broker.pid")
+kafka_run() { # mode data-dir: one measured run of $W/c.json into the broker, reported as run $r
+  local b0 b1 n secs
+  b0=$(proc_cpu "$BROKER_PID")
+  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" \
+    --sink "kafka:127.0.0.1:$KPORT" --data-dir "$2" --exit-when-caught-up 2> "$W/log.json"
+  b1=$(proc_cpu "$BROKER_PID")
+  n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
+  secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+  [ "$n" = "$ROWS" ] || { echo "$1: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }
+  report "sluice-mariadb-$1" "$r" "$n" "$secs" "$W/time.txt" \
+    "broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')"
+}
 # each run into fresh topics (topic.prefix benchN): the broker slows down as a topic grows, which
 # would otherwise make later runs measure the broker's history rather than this run
 for ((r = 1; r <= RUNS; r++)); do
   connector "$W" no_data "\"offset.storage\":\"org.apache.kafka.connect.storage.FileOffsetBackingStore\"${KAFKA_PROPS:+,$KAFKA_PROPS}" "bench$r"
   sed "s/\"server\": *\"bench\"/\"server\": \"bench$r\"/" "$W/start.json" > "$W/d/offsets/bench.json"
-  b0=$(proc_cpu "$BROKER_PID")
-  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" \
-    --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/d" --exit-when-caught-up 2> "$W/log.json"
-  b1=$(proc_cpu "$BROKER_PID")
-  n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
-  secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
-  [ "$n" = "$ROWS" ] || { echo "catchup-kafka: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }
-  report "sluice-mariadb-catchup-kafka" "$r" "$n" "$secs" "$W/time.txt" \
-    "broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')"
+  kafka_run catchup-kafka "$W/d"
 done
 START=$(sed -n 's/.*"file": *"\([^"]*\)".*/\1/p' "$W/start.json"):$(sed -n 's/.*"pos": *\([0-9]*\).*/\1/p' "$W/start.json")
 for ((r = 1; r <= RUNS; r++)); do
   connector "$W" recovery '"exactly.once.support":"required"' "eos$r"
   "$SLUICE" offsets set "$W/c.json" --binlog "$START" --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/eos" >/dev/null
-  b0=$(proc_cpu "$BROKER_PID")
-  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" \
-    --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/eos" --exit-when-caught-up 2> "$W/log.json"
-  b1=$(proc_cpu "$BROKER_PID")
-  n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
-  secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
-  [ "$n" = "$ROWS" ] || { echo "catchup-kafka-eos: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }
-  report "sluice-mariadb-catchup-kafka-eos" "$r" "$n" "$secs" "$W/time.txt" \
-    "broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN {printf "%.2f", b - a}')"
+  kafka_run catchup-kafka-eos "$W/eos"
 done
 "$ROOT/scripts/kafka.sh" stop "$WORK/kafka" >&2
+fi
 
 # ---- live mode: streaming first, then the inserts (as the anchor measures)
-for ((r = 1; r <= RUNS; r++)); do
+mode live && for ((r = 1; r <= RUNS; r++)); do
   reset_table
   W=$WORK/live$r; mkdir -p "$W"; connector "$W"
   "$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null
@@ -177,26 +183,33 @@ for ((r = 1; r <= RUNS; r++)); do
 done
 
 # ---- initial snapshot of a pre-loaded table
+if mode snapshot; then
 reset_table
 echo "INSERT INTO bench SELECT seq, CONCAT('name-',seq), (seq % 100000)/100,
       TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND, CONCAT(MD5(seq),MD5(seq+1)) FROM seq_1_to_${SNAPSHOT_ROWS};" | sqlc benchdb
 sqlc benchdb -e "ANALYZE TABLE bench" >/dev/null
 sqlc benchdb -e "SELECT COUNT(*), SUM(LENGTH(payload)) FROM bench" >/dev/null   # warm the cache, as the anchor does
 for ((r = 1; r <= RUNS; r++)); do
-  W=$WORK/snap$r; mkdir -p "$W"; connector "$W" initial_only
-  /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" --sink null \
-    --data-dir "$W/d" 2> "$W/log.json"
-  n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
-  secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
-  [ "$n" = "$SNAPSHOT_ROWS" ] || { echo "snapshot: expected $SNAPSHOT_ROWS events, got $n" >&2; exit 1; }
-  report "sluice-mariadb-snapshot-null" "$r" "$n" "$secs" "$W/time.txt"
+  for t in $SNAPSHOT_THREADS; do
+    W=$WORK/snap$r-$t; mkdir -p "$W"; connector "$W" initial_only "\"snapshot.max.threads\":\"$t\""
+    /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" --sink null \
+      --data-dir "$W/d" 2> "$W/log.json"
+    n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
+    secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+    [ "$n" = "$SNAPSHOT_ROWS" ] || { echo "snapshot: expected $SNAPSHOT_ROWS events, got $n" >&2; exit 1; }
+    report "sluice-mariadb-snapshot-null-t$t" "$r" "$n" "$secs" "$W/time.txt"
+  done
 done
+fi
 
 # ---- the anchor, in the same run
 if [ "$ANCHOR" = 1 ]; then
   A=$ROOT/../shared/anchor/run-anchor.sh
   [ -f "$A" ] || { echo "anchor script $A not found" >&2; exit 1; }
-  MEASUREMENTS="debezium-mariadb-stream pyrepl-mariadb-stream debezium-mariadb-snapshot" \
+  M=""
+  { mode catchup || mode kafka || mode live; } && M="debezium-mariadb-stream pyrepl-mariadb-stream"
+  mode snapshot && M="$M debezium-mariadb-snapshot"
+  MEASUREMENTS="$M" \
     STREAM_ROWS=$ROWS SNAPSHOT_ROWS=$SNAPSHOT_ROWS RUNS=$RUNS \
     bash "$A" 2>"$WORK/anchor.err" | tee "$WORK/anchor.txt" | grep -v '^SUMMARY' || true
 fi

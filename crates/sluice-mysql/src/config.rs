@@ -91,6 +91,10 @@ pub struct MySqlConfig {
     pub signal_table: Option<crate::table::TableId>,
     /// `incremental.snapshot.chunk.size`: rows per incremental snapshot chunk.
     pub incremental_chunk_size: usize,
+    /// `snapshot.max.threads`: connections reading the initial snapshot in parallel.
+    pub snapshot_threads: usize,
+    /// `snapshot.chunk.size` (sluice): rows per primary-key chunk of a parallel snapshot.
+    pub snapshot_chunk_size: usize,
 }
 
 /// Every property this module reads (the runtime warns about properties nobody reads).
@@ -124,7 +128,14 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "signal.data.collection",
     "signal.enabled.channels",
     "incremental.snapshot.chunk.size",
+    "snapshot.max.threads",
+    "snapshot.chunk.size",
+    "snapshot.fetch.size",
 ];
+
+/// Snapshot readers unless `snapshot.max.threads` says otherwise (measured in
+/// docs/benchmarks.md).
+pub const DEFAULT_SNAPSHOT_THREADS: usize = 1;
 
 fn choice<T: Copy>(
     props: &BTreeMap<String, String>,
@@ -315,6 +326,19 @@ impl MySqlConfig {
                 Some(1024usize),
             )?
             .max(1),
+            snapshot_threads: match number(
+                props,
+                "snapshot.max.threads",
+                Some(DEFAULT_SNAPSHOT_THREADS),
+            )? {
+                0 => {
+                    return Err(MySqlError::Config(
+                        "snapshot.max.threads must be at least 1".into(),
+                    ))
+                }
+                n => n.min(64),
+            },
+            snapshot_chunk_size: number(props, "snapshot.chunk.size", Some(20_000usize))?.max(1),
         })
     }
 

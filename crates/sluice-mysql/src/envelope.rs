@@ -179,18 +179,26 @@ impl EventBuilder {
             after.map_or(Value::Null, Value::Struct),
             source,
         );
-        out.push(ChangeEvent {
-            topic: Arc::clone(&t.topic),
-            key: key.clone(),
-            value: Some(value),
-            headers: Vec::new(),
-            position: position.clone(),
-        });
         if op == Op::Delete && self.tombstones_on_delete {
+            out.push(ChangeEvent {
+                topic: Arc::clone(&t.topic),
+                key: key.clone(),
+                value: Some(value),
+                headers: Vec::new(),
+                position: position.clone(),
+            });
             out.push(ChangeEvent {
                 topic: Arc::clone(&t.topic),
                 key,
                 value: None,
+                headers: Vec::new(),
+                position,
+            });
+        } else {
+            out.push(ChangeEvent {
+                topic: Arc::clone(&t.topic),
+                key,
+                value: Some(value),
                 headers: Vec::new(),
                 position,
             });

@@ -280,6 +280,10 @@ pub fn parse_mysql_gtid(body: &[u8]) -> Result<(String, u64), String> {
     Ok((uuid, gno))
 }
 
+/// Header flag of events the server makes up for the dump (the first ROTATE, a repeated
+/// FORMAT_DESCRIPTION): they are not in the binlog at their position.
+pub const LOG_EVENT_ARTIFICIAL: u16 = 0x20;
+
 /// The target of a ROTATE event as the stream delivers it (header rebuilt for the CRC check).
 pub fn rotate_target(ev: &mysql_common::binlog::events::Event) -> Result<(String, u64), String> {
     let h = ev.header();

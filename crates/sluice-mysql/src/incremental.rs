@@ -3,7 +3,9 @@
 //!
 //! Signals are rows inserted into `signal.data.collection` (`id`, `type`, `data`), read from the
 //! binlog like any change: `execute-snapshot` (`{"data-collections": ["db.t", …]}`),
-//! `stop-snapshot`, `pause-snapshot`, `resume-snapshot`.
+//! `stop-snapshot`, `pause-snapshot`, `resume-snapshot`. `additional-conditions`
+//! (`[{"data-collection": "db.t", "filter": "…"}]`) restrict a table's chunks to the rows that
+//! meet an SQL condition; the condition travels with the progress, so a restart keeps it.
 //!
 //! Algorithm, one chunk at a time, per table in primary key order:
 //! 1. insert a low watermark row (`snapshot-window-open`) into the signal table;
@@ -22,7 +24,7 @@
 //! a restart continues with the next chunk. The chunk whose watermarks were written but not
 //! closed before a crash is simply read again.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
@@ -45,6 +47,9 @@ pub struct Progress {
     pub key: Option<Vec<String>>,
     #[serde(default)]
     pub paused: bool,
+    /// `additional-conditions` of the signals: per table, an SQL condition rows must meet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conditions: BTreeMap<String, String>,
 }
 
 /// A chunk between its watermarks.
@@ -73,6 +78,35 @@ pub struct Signal {
     pub id: String,
     pub kind: String,
     pub data: String,
+}
+
+/// The `additional-conditions` of an `execute-snapshot` signal: `[{"data-collection": "db.t",
+/// "filter": "color = 'blue'"}]` (Debezium 2.x and later), or the older single
+/// `"additional-condition": "…"` that applies to every listed table.
+fn additional_conditions(data: &serde_json::Value) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    if let Some(list) = data.get("additional-conditions") {
+        let list = list
+            .as_array()
+            .ok_or("additional-conditions must be a JSON array")?;
+        for c in list {
+            let table = c["data-collection"]
+                .as_str()
+                .ok_or("each additional-conditions entry needs \"data-collection\"")?;
+            let filter = c["filter"]
+                .as_str()
+                .ok_or("each additional-conditions entry needs \"filter\"")?;
+            out.push((table.to_string(), filter.to_string()));
+        }
+    }
+    if let Some(f) = data.get("additional-condition").and_then(|v| v.as_str()) {
+        for t in data["data-collections"].as_array().into_iter().flatten() {
+            if let Some(t) = t.as_str() {
+                out.push((t.to_string(), f.to_string()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What the stream must do after a signal or a watermark.
@@ -139,13 +173,13 @@ impl Incremental {
                     warn!(signal = %s.id, kind = %kind, "only incremental snapshots can be signalled; ignored");
                     return Next::Nothing;
                 }
-                if data["additional-conditions"]
-                    .as_array()
-                    .is_some_and(|a| !a.is_empty())
-                {
-                    warn!(signal = %s.id, "additional-conditions are not supported yet; signal ignored");
-                    return Next::Nothing;
-                }
+                let conditions = match additional_conditions(&data) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!(signal = %s.id, error = %e, "signal ignored");
+                        return Next::Nothing;
+                    }
+                };
                 let mut added = 0;
                 for pattern in collections {
                     let re = match regex::Regex::new(&format!("^(?:{pattern})$")) {
@@ -164,6 +198,14 @@ impl Incremental {
                         if !self.progress.tables.contains(t) {
                             self.progress.tables.push_back(t.clone());
                             added += 1;
+                        }
+                        match conditions.iter().find(|(c, _)| c.eq_ignore_ascii_case(t)) {
+                            Some((_, filter)) => {
+                                self.progress.conditions.insert(t.clone(), filter.clone());
+                            }
+                            None => {
+                                self.progress.conditions.remove(t);
+                            }
                         }
                     }
                 }
@@ -229,6 +271,7 @@ impl Incremental {
                 } else {
                     self.progress.tables.pop_front();
                     self.progress.key = None;
+                    self.progress.conditions.remove(&table);
                     info!(table = %table, "incremental snapshot of table complete");
                 }
                 Next::Emit {
@@ -293,7 +336,12 @@ impl Incremental {
                 .map_err(q)?;
             let sql = format!(
                 "{} LIMIT {chunk}",
-                crate::snapshot::select_sql(&t, self.progress.key.as_deref())
+                crate::snapshot::select_sql(
+                    &t,
+                    self.progress.key.as_deref(),
+                    None,
+                    self.progress.conditions.get(&name).map(String::as_str)
+                )
             );
             let mut rows = Vec::new();
             let mut last_key = None;
@@ -311,7 +359,7 @@ impl Incremental {
                 for (v, plan) in values.into_iter().zip(&t.columns) {
                     let col = &t.def.columns[plan.table_index];
                     converted.push(
-                        crate::snapshot::convert(v, &plan.conv, col.nullable).map_err(|m| {
+                        crate::query_values::convert(v, &plan.conv, col.nullable).map_err(|m| {
                             MySqlError::Decode {
                                 file: format!("incremental snapshot of {name}"),
                                 pos: 0,

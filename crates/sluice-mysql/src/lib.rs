@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod catalog;
+mod chunks;
 pub mod config;
 pub mod ddl;
 pub mod decode;
@@ -29,6 +30,7 @@ mod history_codec;
 pub mod incremental;
 pub mod mapping;
 pub mod preflight;
+mod query_values;
 pub mod registry;
 pub mod seek;
 pub mod snapshot;

@@ -27,8 +27,6 @@ use crate::error::MySqlError;
 use crate::events::{self, kind};
 use crate::preflight;
 
-const LOG_EVENT_ARTIFICIAL: u16 = 0x20;
-
 /// Where the first transaction at or after a time starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimePosition {
@@ -76,7 +74,10 @@ async fn file_start(cfg: &MySqlConfig, file: &str) -> Result<u32, MySqlError> {
     while let Some(ev) = stream.next().await {
         let ev = ev.map_err(|e| MySqlError::Stream(e.to_string()))?;
         let h = ev.header();
-        if h.flags_raw() & LOG_EVENT_ARTIFICIAL == 0 && h.log_pos() != 0 && h.timestamp() != 0 {
+        if h.flags_raw() & events::LOG_EVENT_ARTIFICIAL == 0
+            && h.log_pos() != 0
+            && h.timestamp() != 0
+        {
             return Ok(h.timestamp());
         }
     }
@@ -135,7 +136,7 @@ async fn first_transaction(
             file = events::rotate_target(&ev).map_err(MySqlError::Stream)?.0;
             continue;
         }
-        if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0 || h.log_pos() == 0 {
+        if h.flags_raw() & events::LOG_EVENT_ARTIFICIAL != 0 || h.log_pos() == 0 {
             continue;
         }
         let gtid = matches!(

@@ -12,8 +12,21 @@
 //! sessions keep writing, and `FLUSH TABLES` does not wait for the snapshot.
 //!
 //! On MySQL (no `binlog_snapshot_*` status) the position is read under the shortest possible
-//! `FLUSH TABLES WITH READ LOCK`: lock, start the consistent-snapshot transaction, read
+//! `FLUSH TABLES WITH READ LOCK`: lock, start the consistent-snapshot transactions, read
 //! `SHOW MASTER STATUS`, unlock — the same argument then holds.
+//!
+//! Parallel readers (`snapshot.max.threads` > 1). Tables are cut into primary-key chunks that
+//! several connections read at once ([`crate::chunks`]); events still leave in table and key
+//! order. Each reader has its own consistent-snapshot transaction, and MariaDB cannot share one
+//! read view between connections. So the readers' transactions are opened together and their
+//! `binlog_snapshot_*` positions compared: if they are equal — no commit landed in between —
+//! every reader sees exactly the state at P and the argument above holds unchanged. If a busy
+//! writer keeps them apart, they are reopened together (a few times), and if they still differ,
+//! streaming starts at the *earliest* position P: a row read by a later reader (at some P' > P)
+//! is then followed in the stream by the changes between P and P' it already shows. Each of
+//! those changes carries the row's complete after-image (binlog_row_image=FULL), and every
+//! change after P' is streamed too, so a consumer applying events in order ends in exactly the
+//! source's state — the same argument as for a resumed snapshot below.
 //!
 //! Resuming. Tables are read in name order, each in primary key order. Offsets during the
 //! snapshot carry `"snapshot": true`, the snapshot position P, and the progress of the last
@@ -33,104 +46,234 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::VecDeque;
+
+use futures_util::future::join_all;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value as My};
-use sluice_core::decimal::Decimal;
 use sluice_core::{BinlogPosition, ChangeEvent, Position, SnapshotProgress, SourceHealth, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::chunks::{self, quote, ChunkReader, Planner};
 use crate::config::MySqlConfig;
-use crate::decode::{self, days_from_civil, zoned_timestamp};
 use crate::envelope::{EventBuilder, Op, Snapshot, SourceInfo};
 use crate::error::MySqlError;
-use crate::mapping::{Conv, TableSchemas};
+use crate::history::cmp_position;
+use crate::mapping::TableSchemas;
 use crate::preflight::{self, ServerInfo};
+use crate::query_values::convert;
 use crate::source::SourceMessage;
 
-/// Opens the snapshot transaction and returns the binlog position it is consistent with.
-pub async fn begin(
-    cfg: &MySqlConfig,
-    info: &ServerInfo,
-) -> Result<(Conn, BinlogPosition), MySqlError> {
-    let mut conn = preflight::connect(cfg).await?;
-    let q = MySqlError::query;
-    conn.query_drop("SET SESSION time_zone = '+00:00'")
-        .await
-        .map_err(q)?;
-    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .await
-        .map_err(q)?;
-    let (file, pos) = if info.mariadb {
-        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+/// The snapshot's reader connections, each inside a consistent-snapshot transaction, and the
+/// binlog position streaming must start from.
+pub struct Readers {
+    conns: Vec<Conn>,
+    /// The earliest reader's position, with `snapshot: true`.
+    pub at: BinlogPosition,
+    /// Every reader's transaction corresponds to `at` exactly.
+    pub aligned: bool,
+    /// Rows per chunk (`snapshot.chunk.size`).
+    chunk_size: usize,
+}
+
+/// How often the readers' transactions are reopened to get them all at one binlog position.
+const ALIGN_ATTEMPTS: usize = 20;
+
+/// Opens `cfg.snapshot_threads` snapshot transactions and returns them with the binlog position
+/// they are consistent with (see the module doc).
+pub async fn begin(cfg: &MySqlConfig, info: &ServerInfo) -> Result<Readers, MySqlError> {
+    let n = cfg.snapshot_threads.max(1);
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = preflight::connect(cfg).await?;
+        c.query_drop("SET SESSION time_zone = '+00:00'")
             .await
-            .map_err(q)?;
-        let rows: Vec<(String, String)> = conn
-            .query("SHOW STATUS LIKE 'binlog_snapshot_%'")
+            .map_err(MySqlError::query)?;
+        c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .await
-            .map_err(q)?;
-        let get = |k: &str| {
-            rows.iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.clone())
-        };
-        match (get("binlog_snapshot_file"), get("binlog_snapshot_position")) {
-            (Some(f), Some(p)) if !f.is_empty() => (
-                f,
-                p.parse::<u64>()
-                    .map_err(|e| MySqlError::Query(e.to_string()))?,
-            ),
-            _ => {
-                return Err(MySqlError::Preflight(
-                    "the server reports no binlog_snapshot_file/position".into(),
-                ))
+            .map_err(MySqlError::query)?;
+        conns.push(c);
+    }
+    let (positions, aligned) = if info.mariadb {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let opened = join_all(conns.iter_mut().map(consistent_snapshot)).await;
+            let positions = opened.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let aligned = positions.windows(2).all(|w| w[0] == w[1]);
+            if aligned || attempt >= ALIGN_ATTEMPTS {
+                break (positions, aligned);
             }
+            // a commit landed between the transactions' starts: open them all again
+            for c in conns.iter_mut() {
+                c.query_drop("COMMIT").await.map_err(MySqlError::query)?;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2 * attempt as u64)).await;
         }
     } else {
-        warn!("MySQL has no lock-free snapshot position: taking FLUSH TABLES WITH READ LOCK for the moment it takes to read the binlog position");
-        conn.query_drop("FLUSH TABLES WITH READ LOCK")
+        // MySQL has no binlog_snapshot_* status: hold FLUSH TABLES WITH READ LOCK only while the
+        // readers' transactions start and the position is read
+        warn!("MySQL has no lock-free snapshot position: taking FLUSH TABLES WITH READ LOCK for the moment it takes to start the snapshot transactions");
+        let mut lock = preflight::connect(cfg).await?;
+        lock.query_drop("FLUSH TABLES WITH READ LOCK")
             .await
-            .map_err(q)?;
-        let started = conn
-            .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            .await;
-        let status = preflight::current_position(&mut conn).await;
-        conn.query_drop("UNLOCK TABLES").await.map_err(q)?;
-        started.map_err(q)?;
-        status?
+            .map_err(MySqlError::query)?;
+        let mut started = Ok(());
+        for c in conns.iter_mut() {
+            if let Err(e) = c
+                .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                .await
+            {
+                started = Err(e);
+                break;
+            }
+        }
+        let status = preflight::current_position(&mut lock).await;
+        lock.query_drop("UNLOCK TABLES")
+            .await
+            .map_err(MySqlError::query)?;
+        started.map_err(MySqlError::query)?;
+        (vec![status?], true)
     };
-    info!(file = %file, pos, "snapshot transaction open; consistent with this binlog position");
-    Ok((
-        conn,
-        BinlogPosition {
+    let (file, pos) = positions
+        .iter()
+        .min_by(|a, b| cmp_position(&a.0, a.1, &b.0, b.1))
+        .cloned()
+        .ok_or_else(|| MySqlError::Preflight("no snapshot reader".into()))?;
+    if aligned {
+        info!(file = %file, pos, readers = n, "snapshot transactions open; consistent with this binlog position");
+    } else {
+        warn!(
+            file = %file, pos, readers = n,
+            "writes kept committing while the snapshot readers started: their views differ slightly. Streaming starts at the earliest; \
+             a row read by a later reader may be followed by a change it already shows (the final state is exact)"
+        );
+    }
+    Ok(Readers {
+        conns,
+        at: BinlogPosition {
             file: file.into(),
             pos,
             server_id: info.server_id,
             snapshot: true,
             ..Default::default()
         },
-    ))
+        aligned,
+        chunk_size: cfg.snapshot_chunk_size,
+    })
 }
 
-fn quote(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
+/// Starts a consistent-snapshot transaction on MariaDB and returns the binlog position its
+/// view corresponds to.
+async fn consistent_snapshot(conn: &mut Conn) -> Result<(String, u64), MySqlError> {
+    let q = MySqlError::query;
+    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .await
+        .map_err(q)?;
+    let rows: Vec<(String, String)> = conn
+        .query("SHOW STATUS LIKE 'binlog_snapshot_%'")
+        .await
+        .map_err(q)?;
+    let get = |k: &str| {
+        rows.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    match (get("binlog_snapshot_file"), get("binlog_snapshot_position")) {
+        (Some(f), Some(p)) if !f.is_empty() => Ok((
+            f,
+            p.parse::<u64>()
+                .map_err(|e| MySqlError::Query(e.to_string()))?,
+        )),
+        _ => Err(MySqlError::Preflight(
+            "the server reports no binlog_snapshot_file/position".into(),
+        )),
+    }
 }
 
 /// One event held back until the next one shows whether it is the last of its table/snapshot.
 struct Pending {
     event: ChangeEvent,
-    progress: Option<SnapshotProgress>,
+    /// Its table and primary key (raw values: turned into progress literals only for the row
+    /// that ends a batch).
+    progress: Option<(Arc<str>, Vec<My>)>,
     first_overall: bool,
     first_in_table: bool,
     /// Set when its table ended after it.
     last_in_table: bool,
 }
 
-/// Reads every captured table inside the snapshot transaction and hands the rows over.
-/// `at` is the snapshot position P (of the first attempt when resuming) and its progress says
-/// where to resume. Ends by handing over P with `snapshot` false: where streaming must start.
+/// What is being read: the chunk planner walking the captured tables in order.
+struct Plan<'a> {
+    tables: &'a [Arc<TableSchemas>],
+    /// `(table index, last key delivered)` of a resumed snapshot.
+    resume_at: Option<(usize, Arc<[String]>)>,
+    chunk_size: usize,
+    next_table: usize,
+    current: Option<(usize, Planner)>,
+}
+
+/// One queued chunk: its table, and whether it is the table's last.
+#[derive(Clone, Copy)]
+struct Queued {
+    table: usize,
+    last: bool,
+}
+
+impl Plan<'_> {
+    /// The next chunk to read, in table then key order.
+    async fn next(&mut self, conn: &mut Conn) -> Result<Option<(Queued, String)>, MySqlError> {
+        loop {
+            if self.current.is_none() {
+                let i = self.next_table;
+                let Some(t) = self.tables.get(i) else {
+                    return Ok(None);
+                };
+                self.next_table += 1;
+                let after = match &self.resume_at {
+                    Some((at, _)) if i < *at => continue, // delivered before the crash
+                    Some((at, key)) if i == *at && t.key.is_some() => Some(key.to_vec()),
+                    _ => None,
+                };
+                if t.key.is_none() {
+                    warn!(table = %t.def.id, "table has no primary key: snapshot read in one pass by one reader, events have a null key");
+                }
+                self.current = Some((i, Planner::new(Arc::clone(t), after, self.chunk_size)));
+            }
+            let Some((i, planner)) = self.current.as_mut() else {
+                continue;
+            };
+            match planner.next(conn).await? {
+                Some(b) => {
+                    let last = b.upto.is_none();
+                    let queued = Queued { table: *i, last };
+                    let sql = select_sql(
+                        &self.tables[*i],
+                        b.after.as_deref(),
+                        b.upto.as_deref(),
+                        None,
+                    );
+                    if last {
+                        self.current = None;
+                    }
+                    return Ok(Some((queued, sql)));
+                }
+                None => self.current = None,
+            }
+        }
+    }
+}
+
+/// Reads every captured table inside the readers' snapshot transactions and hands the rows
+/// over in table and key order. `at` is the snapshot position P (of the first attempt when
+/// resuming) and its progress says where to resume; `conn` is a plain connection for chunk
+/// boundaries and row estimates. Ends by handing over P with `snapshot` false: where streaming
+/// must start.
+#[allow(clippy::too_many_arguments)]
 pub async fn read_all(
-    mut conn: Conn,
+    readers: Readers,
+    conn: &mut Conn,
     tables: Vec<Arc<TableSchemas>>,
     builder: &EventBuilder,
     tx: &mpsc::Sender<SourceMessage>,
@@ -155,10 +298,21 @@ pub async fn read_all(
     if let Some(r) = &resume {
         info!(table = %r.table, "resuming the snapshot after the last delivered row");
     }
+    let threads = readers.conns.len();
+    let mut plan = Plan {
+        tables: &tables,
+        resume_at,
+        // one reader: a table is one chunk (nothing to gain from cutting it)
+        chunk_size: if threads > 1 { readers.chunk_size } else { 0 },
+        next_table: 0,
+        current: None,
+    };
+    let mut reader = ChunkReader::start(readers.conns);
+    let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut batch: Vec<ChangeEvent> = Vec::with_capacity(max_batch);
     let mut pending: Option<Pending> = None;
     let mut total = 0u64;
-    let mut progress_log = Progress::new(&mut conn, &tables, health).await;
+    let mut progress_log = Progress::new(conn, &tables, health).await;
     let send = |batch: Vec<ChangeEvent>, progress: Option<SnapshotProgress>| {
         let mut position = at.clone();
         position.snapshot_progress = progress;
@@ -171,31 +325,38 @@ pub async fn read_all(
             .map_err(|_| MySqlError::ConsumerGone)
         }
     };
-    for (i, t) in tables.iter().enumerate() {
-        let name = t.def.id.to_string();
-        let after_key = match &resume_at {
-            Some((at_table, _)) if i < *at_table => continue, // delivered before the crash
-            Some((at_table, key)) if i == *at_table && t.key.is_some() => Some(key.clone()),
-            _ => None,
-        };
-        if t.key.is_none() {
-            warn!(table = %t.def.id, "table has no primary key: snapshot read in one pass, events have a null key");
+    let mut current: Option<usize> = None;
+    let mut rows = 0u64;
+    let mut first_in_table = true;
+    let mut started = std::time::Instant::now();
+    loop {
+        while reader.queued() < reader.depth() {
+            match plan.next(conn).await? {
+                Some((q, sql)) => {
+                    reader.push(sql).await?;
+                    queued.push_back(q);
+                }
+                None => break,
+            }
         }
-        let sql = select_sql(t, after_key.as_deref());
-        let started = std::time::Instant::now();
-        let mut rows = 0u64;
-        let mut result = conn.exec_iter(sql, ()).await.map_err(MySqlError::query)?;
-        let mut first_in_table = true;
-        while let Some(row) = result.next().await.map_err(MySqlError::query)? {
+        let Some(chunk) = queued.pop_front() else {
+            break;
+        };
+        let t = &tables[chunk.table];
+        if current != Some(chunk.table) {
+            current = Some(chunk.table);
+            rows = 0;
+            first_in_table = true;
+            started = std::time::Instant::now();
+        }
+        let name: Arc<str> = Arc::from(t.def.id.to_string().as_str());
+        while let Some(row) = reader.next_row().await? {
             let values = row.unwrap();
-            let progress = t.key.as_ref().map(|_| SnapshotProgress {
-                table: Arc::from(name.as_str()),
-                key: t
-                    .key_fields
-                    .iter()
-                    .map(|&i| values[i].as_sql(false))
-                    .collect::<Vec<_>>()
-                    .into(),
+            let progress = t.key.as_ref().map(|_| {
+                (
+                    Arc::clone(&name),
+                    t.key_fields.iter().map(|&i| values[i].clone()).collect(),
+                )
             });
             let mut after = Vec::with_capacity(values.len());
             for (v, plan) in values.into_iter().zip(&t.columns) {
@@ -230,10 +391,14 @@ pub async fn read_all(
                 &mut out,
             );
             let Some(event) = out.pop() else { continue };
-            if let Some(p) = pending.take() {
-                let progress = p.progress.clone();
+            if let Some(mut p) = pending.take() {
+                let progress = p.progress.take();
                 batch.push(mark(p, false));
                 if batch.len() >= max_batch {
+                    let progress = progress.map(|(table, key)| SnapshotProgress {
+                        table,
+                        key: key.iter().map(|v| v.as_sql(false)).collect(),
+                    });
                     send(
                         std::mem::replace(&mut batch, Vec::with_capacity(max_batch)),
                         progress,
@@ -251,22 +416,23 @@ pub async fn read_all(
             first_in_table = false;
             rows += 1;
             total += 1;
-            progress_log.tick(&t.def.id, rows, total);
+            progress_log.tick(&tables, chunk.table, rows, total);
         }
-        drop(result);
-        if rows > 0 {
-            // the held row ends this table; whether it also ends the snapshot is known only
-            // when a later table yields a row or none does
-            if let Some(p) = pending.as_mut() {
-                p.last_in_table = true;
+        if chunk.last {
+            if rows > 0 {
+                // the held row ends this table; whether it also ends the snapshot is known
+                // only when a later table yields a row or none does
+                if let Some(p) = pending.as_mut() {
+                    p.last_in_table = true;
+                }
             }
+            info!(table = %t.def.id, rows, seconds = started.elapsed().as_secs_f64(), "table snapshotted");
         }
-        info!(table = %t.def.id, rows, seconds = started.elapsed().as_secs_f64(), "table snapshotted");
     }
     if let Some(p) = pending.take() {
         batch.push(mark(p, true));
     }
-    conn.query_drop("COMMIT").await.map_err(MySqlError::query)?;
+    reader.close();
     let mut done = at.clone();
     done.snapshot = false;
     done.snapshot_progress = None;
@@ -290,6 +456,8 @@ pub async fn read_all(
 struct Progress<'h> {
     health: &'h SourceHealth,
     estimate: u64,
+    /// Per table (capture order), the server's estimate.
+    table_estimates: Vec<u64>,
     started: std::time::Instant,
     last: std::time::Instant,
 }
@@ -303,6 +471,7 @@ impl<'h> Progress<'h> {
         health: &'h SourceHealth,
     ) -> Progress<'h> {
         let mut estimate = 0u64;
+        let mut table_estimates = Vec::with_capacity(tables.len());
         for t in tables {
             let n: Option<u64> = conn
                 .exec_first(
@@ -312,6 +481,7 @@ impl<'h> Progress<'h> {
                 .await
                 .unwrap_or(None);
             estimate += n.unwrap_or(0);
+            table_estimates.push(n.unwrap_or(0));
         }
         info!(
             tables = tables.len(),
@@ -323,12 +493,14 @@ impl<'h> Progress<'h> {
         Progress {
             health,
             estimate,
+            table_estimates,
             started: now,
             last: now,
         }
     }
 
-    fn tick(&mut self, table: &crate::table::TableId, table_rows: u64, total: u64) {
+    /// Row `total` of the snapshot, row `table_rows` of table number `table` (capture order).
+    fn tick(&mut self, tables: &[Arc<TableSchemas>], table: usize, table_rows: u64, total: u64) {
         if !total.is_multiple_of(4096) {
             return;
         }
@@ -340,8 +512,10 @@ impl<'h> Progress<'h> {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = total as f64 / secs;
         let left = self.estimate.saturating_sub(total) as f64;
+        let table_estimate = self.table_estimates.get(table).copied().unwrap_or(0);
         info!(
-            table = %table, table_rows, rows = total, estimated_rows = self.estimate,
+            table = %tables[table].def.id, table_rows, table_estimated_rows = table_estimate.max(table_rows),
+            rows = total, estimated_rows = self.estimate,
             percent = (100.0 * total as f64 / self.estimate.max(1) as f64).min(100.0).round(),
             rows_per_sec = rate.round(), eta_secs = (left / rate.max(1.0)).round(),
             "snapshot progress"
@@ -349,10 +523,15 @@ impl<'h> Progress<'h> {
     }
 }
 
-/// `SELECT <captured columns> FROM t [WHERE key > after] ORDER BY key` — keyset order, so a
-/// resumed read starts right after the last delivered key (expanded row comparison for
-/// composite keys: `(a > x) OR (a = x AND b > y) …`).
-pub(crate) fn select_sql(t: &TableSchemas, after: Option<&[String]>) -> String {
+/// `SELECT <captured columns> FROM t [WHERE key > after AND key <= upto AND (filter)] ORDER BY
+/// key` — keyset order, so a resumed read starts right after the last delivered key (expanded
+/// row comparisons for composite keys: `(a > x) OR (a = x AND b > y) …`).
+pub(crate) fn select_sql(
+    t: &TableSchemas,
+    after: Option<&[String]>,
+    upto: Option<&[String]>,
+    filter: Option<&str>,
+) -> String {
     let columns: Vec<String> = t
         .columns
         .iter()
@@ -365,16 +544,18 @@ pub(crate) fn select_sql(t: &TableSchemas, after: Option<&[String]>) -> String {
         quote(&t.def.id.db),
         quote(&t.def.id.table)
     );
+    let mut conditions = Vec::new();
     if let Some(after) = after.filter(|a| a.len() == keys.len()) {
-        let mut ors = Vec::new();
-        for i in 0..keys.len() {
-            let mut ands: Vec<String> = (0..i)
-                .map(|j| format!("{} = {}", keys[j], after[j]))
-                .collect();
-            ands.push(format!("{} > {}", keys[i], after[i]));
-            ors.push(format!("({})", ands.join(" AND ")));
-        }
-        sql.push_str(&format!(" WHERE {}", ors.join(" OR ")));
+        conditions.push(chunks::after_condition(&keys, after));
+    }
+    if let Some(upto) = upto.filter(|a| a.len() == keys.len()) {
+        conditions.push(chunks::upto_condition(&keys, upto));
+    }
+    if let Some(f) = filter.map(str::trim).filter(|f| !f.is_empty()) {
+        conditions.push(format!("({f})"));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
     }
     if !keys.is_empty() {
         sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
@@ -405,100 +586,4 @@ fn mark(p: Pending, last_overall: bool) -> ChangeEvent {
         }
     }
     ev
-}
-
-/// A value read with the binary protocol → the Connect value of its field (same result as the
-/// binlog decoder gives for the same column).
-pub(crate) fn convert(v: My, conv: &Conv, nullable: bool) -> Result<Value, String> {
-    Ok(match v {
-        My::NULL => Value::Null,
-        My::Int(i) => decode::int_value(i128::from(i), Some(conv)),
-        My::UInt(u) => decode::int_value(i128::from(u), Some(conv)),
-        My::Float(f) => match conv {
-            Conv::Float64 => Value::Float64(f64::from(f)),
-            _ => Value::Float32(f),
-        },
-        My::Double(d) => match conv {
-            Conv::Float32 => Value::Float32(d as f32),
-            _ => Value::Float64(d),
-        },
-        My::Date(y, mo, d, h, mi, s, us) => {
-            if y == 0 || mo == 0 || d == 0 {
-                return Ok(decode::zero_temporal(nullable, Some(conv)));
-            }
-            let days = days_from_civil(i64::from(y), u32::from(mo), u32::from(d));
-            let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
-            match conv {
-                Conv::Date => Value::Int32(days as i32),
-                Conv::ZonedTimestamp { fsp } => Value::String(Arc::from(
-                    zoned_timestamp(secs, i64::from(us), *fsp).as_str(),
-                )),
-                Conv::DateTimeMillis => {
-                    Value::Int64((secs * 1_000_000 + i64::from(us)).div_euclid(1000))
-                }
-                _ => Value::Int64(secs * 1_000_000 + i64::from(us)),
-            }
-        }
-        My::Time(neg, days, h, mi, s, us) => {
-            let secs =
-                i64::from(days) * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
-            let micros = secs * 1_000_000 + i64::from(us);
-            decode::time_value(if neg { -micros } else { micros }, Some(conv))
-        }
-        My::Bytes(b) => bytes(b, conv)?,
-    })
-}
-
-fn bytes(b: Vec<u8>, conv: &Conv) -> Result<Value, String> {
-    let text = || std::str::from_utf8(&b).map_err(|e| e.to_string());
-    Ok(match conv {
-        Conv::DecimalPrecise
-        | Conv::DecimalDouble
-        | Conv::DecimalString
-        | Conv::UnsignedPrecise => {
-            let d = Decimal::parse(text()?.trim()).ok_or("not a decimal")?;
-            match conv {
-                Conv::DecimalDouble => Value::Float64(d.to_f64()),
-                Conv::DecimalString => Value::String(Arc::from(d.to_plain_string().as_str())),
-                _ => Value::Decimal(d),
-            }
-        }
-        Conv::Int16 | Conv::Int32 | Conv::Int64 | Conv::UnsignedLong | Conv::Year => {
-            let t = text()?.trim().to_string();
-            let v: i128 = t.parse().map_err(|_| format!("not an integer: {t:?}"))?;
-            decode::int_value(v, Some(conv))
-        }
-        Conv::Float32 => Value::Float32(text()?.trim().parse().map_err(|_| "not a float")?),
-        Conv::Float64 => Value::Float64(text()?.trim().parse().map_err(|_| "not a double")?),
-        Conv::Bool => Value::Boolean(b.iter().any(|x| *x != 0)),
-        Conv::Bits { bits } => {
-            let mut le: Vec<u8> = b.iter().rev().copied().collect();
-            le.resize(bits.div_ceil(8) as usize, 0);
-            Value::Bytes(le)
-        }
-        Conv::Binary { pad_to, mode } => {
-            let mut v = b;
-            if let Some(n) = pad_to {
-                v.resize((*n as usize).max(v.len()), 0);
-            }
-            decode::binary_value(v, *mode)
-        }
-        Conv::Geometry => {
-            if b.len() < 4 {
-                return Err("geometry value shorter than its SRID".into());
-            }
-            let srid = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i32;
-            Value::Struct(vec![Value::Bytes(b[4..].to_vec()), Value::Int32(srid)])
-        }
-        Conv::Text { latin1: true } => Value::String(Arc::from(
-            b.iter()
-                .map(|&c| char::from(c))
-                .collect::<String>()
-                .as_str(),
-        )),
-        _ => Value::String(match std::str::from_utf8(&b) {
-            Ok(s) => Arc::from(s),
-            Err(_) => Arc::from(String::from_utf8_lossy(&b).as_ref()),
-        }),
-    })
 }

@@ -222,9 +222,10 @@ impl MySqlSource {
         history.set_server_id(info.server_id);
         let (snapshot, start) = match start {
             Start::Snapshot(resume) => {
-                let (snap_conn, at) = snapshot::begin(&self.cfg, &info).await?;
-                // resuming: read from a new transaction, but stream from the first position
-                (Some(snap_conn), resume.unwrap_or(at))
+                let readers = snapshot::begin(&self.cfg, &info).await?;
+                // resuming: read from new transactions, but stream from the first position
+                let at = resume.unwrap_or_else(|| readers.at.clone());
+                (Some(readers), at)
             }
             Start::Resume(p) | Start::Fresh(p) => (None, p),
         };
@@ -253,9 +254,10 @@ impl MySqlSource {
         );
         let mut start = start;
         let snapshotted = snapshot.is_some();
-        if let Some(snap_conn) = snapshot {
+        if let Some(readers) = snapshot {
             snapshot::read_all(
-                snap_conn,
+                readers,
+                &mut conn,
                 registry.captured(),
                 &builder,
                 &tx,

@@ -29,8 +29,6 @@ use crate::registry::{Mapped, TableRegistry};
 use crate::source::{MySqlSource, SourceMessage};
 use crate::stream::{GtidSet, PendingGtid, Tracker};
 
-const LOG_EVENT_ARTIFICIAL: u16 = 0x20;
-
 /// One replication connection's worth of streaming.
 pub(crate) struct Run<'a> {
     pub(crate) src: &'a MySqlSource,
@@ -160,7 +158,7 @@ impl Run<'_> {
                 }
                 continue;
             }
-            if h.flags_raw() & LOG_EVENT_ARTIFICIAL != 0
+            if h.flags_raw() & events::LOG_EVENT_ARTIFICIAL != 0
                 || h.log_pos() == 0
                 || etype == kind::HEARTBEAT
             {

@@ -91,17 +91,13 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     };
     let mut store = match &p.state.offsets {
         OffsetsAt::File => Store::File(FileOffsetStore::open(&p.offsets)?),
-        OffsetsAt::Kafka { .. } => {
+        OffsetsAt::Kafka {
+            topic,
+            partitions,
+            replication_factor,
+        } => {
             let kafka = p.state.kafka.as_ref().context("Kafka settings missing")?;
             let producer = sluice_kafka::KafkaProducer::plain(kafka)?;
-            let OffsetsAt::Kafka {
-                topic,
-                partitions,
-                replication_factor,
-            } = &p.state.offsets
-            else {
-                unreachable!()
-            };
             Store::Kafka(
                 KafkaOffsetStore::open(kafka, topic, *partitions, *replication_factor, producer)
                     .await?,

@@ -18,28 +18,16 @@ use common::{wait_until, Maria, Work};
 use serde_json::Value;
 
 fn kafka_command(work: &Work, conn: &Path, broker: &Broker, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    c.arg("run")
-        .arg(conn)
-        .arg("--sink")
-        .arg(format!("kafka:{}", broker.bootstrap()))
-        .arg("--data-dir")
-        .arg(work.path("data"))
-        .args(extra)
-        .env("SLUICE_LOG", "info");
-    c
+    work.command_to(conn, &format!("kafka:{}", broker.bootstrap()), extra)
 }
 
 fn kafka_catch_up(work: &Work, conn: &Path, broker: &Broker) -> Output {
-    let o = kafka_command(work, conn, broker, &["--exit-when-caught-up"])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "sluice failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::succeeded(kafka_command(
+        work,
+        conn,
+        broker,
+        &["--exit-when-caught-up"],
+    ))
 }
 
 fn kafka_spawn(work: &Work, conn: &Path, broker: &Broker, log: &str) -> Child {

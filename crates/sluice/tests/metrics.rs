@@ -25,6 +25,18 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// Starts sluice streaming into `out.jsonl` with `/metrics` and `/health` on a free port.
+fn spawn_with_http(work: &Work, conn: &std::path::Path) -> (std::process::Child, u16) {
+    let port = free_port();
+    let child = work
+        .command(conn, "out.jsonl", &["--http", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(work.path("run.log")).unwrap())
+        .spawn()
+        .unwrap();
+    (child, port)
+}
+
 /// The value of the sample line starting with `prefix` (name plus labels).
 fn sample(metrics: &str, prefix: &str) -> Option<f64> {
     metrics
@@ -41,17 +53,7 @@ fn metrics_advance_under_load_and_health_follows_the_database() {
     let work = Work::new();
     let conn = work.write_connector("m.json", &db.connector("m", &[]));
     work.catch_up(&conn, "out.jsonl");
-    let port = free_port();
-    let mut child = work
-        .command(
-            &conn,
-            "out.jsonl",
-            &["--http", &format!("127.0.0.1:{port}")],
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(work.path("run.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = spawn_with_http(&work, &conn);
     assert!(wait_until(Duration::from_secs(20), || {
         get(port, "/health").is_some_and(|(s, _)| s == 200)
     }));
@@ -124,17 +126,7 @@ fn snapshot_progress_is_a_metric() {
         "s.json",
         &db.connector("s", &[("snapshot.mode", "initial")]),
     );
-    let port = free_port();
-    let mut child = work
-        .command(
-            &conn,
-            "out.jsonl",
-            &["--http", &format!("127.0.0.1:{port}")],
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(work.path("run.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = spawn_with_http(&work, &conn);
     let mut last = String::new();
     let done = wait_until(Duration::from_secs(60), || {
         last = get(port, "/metrics").map(|(_, m)| m).unwrap_or_default();

@@ -6,7 +6,10 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{apply, fixture, payload, table_state, wait_until, Maria, Work};
+use common::{
+    assert_converged, fixture, hot_writer, payload, seeded, wait_until, with_signal_table, Maria,
+    Work,
+};
 use serde_json::Value;
 
 const PLAIN: [(&str, &str); 3] = [
@@ -121,26 +124,6 @@ fn writer(db: &Maria, secs: u32) -> std::thread::JoinHandle<()> {
     db.sql_in_background(s)
 }
 
-fn seeded(rows: u32) -> Maria {
-    // a redo log large enough that the bulk load below does not stall later writes on checkpoints
-    let db = Maria::start_with(&["--innodb-log-file-size=512M"]);
-    db.sql(&format!(
-        "CREATE DATABASE app; USE app; CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
-         INSERT INTO t SELECT seq, 0 FROM seq_1_to_{rows};"
-    ));
-    db
-}
-
-fn assert_converged(db: &Maria, lines: &[Value]) {
-    let got: std::collections::BTreeMap<i64, i64> = apply(lines)
-        .into_iter()
-        .map(|(k, v)| (k, v["v"].as_i64().unwrap()))
-        .collect();
-    let want = table_state(db, "app.t");
-    assert_eq!(got.len(), want.len(), "row count");
-    assert!(got == want, "final state differs from the table");
-}
-
 #[test]
 fn concurrent_writer_during_snapshot_converges_exactly() {
     let db = seeded(200_000);
@@ -162,14 +145,22 @@ fn concurrent_writer_during_snapshot_converges_exactly() {
 
 #[test]
 fn snapshot_takes_no_global_lock() {
-    let db = seeded(1_000_000);
-    db.sql("CREATE TABLE app.other (id INT PRIMARY KEY)");
+    // rows of ~220 bytes: a 150,000-row chunk (33 MB) is far larger than socket buffers, so a
+    // reader ahead of the consumer keeps its query open on the server, blocked sending, and
+    // concurrent reads show in the process list
+    let db = Maria::start_with(&["--innodb-log-file-size=512M"]);
+    db.sql(
+        "CREATE DATABASE app; USE app;
+         CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, pad VARCHAR(200) NOT NULL);
+         INSERT INTO t SELECT seq, 0, REPEAT('x', 200) FROM seq_1_to_1000000;
+         CREATE TABLE other (id INT PRIMARY KEY);",
+    );
     // the same statements, timed by the server itself in one session (client start-up is not
     // what is tested): once on a quiet server, then while the snapshot reads
     let timed = |k: i64| -> Duration {
         let micros: u64 = db
             .sql(&format!(
-                "SET @t = NOW(6); INSERT INTO app.t VALUES ({k}, 1); FLUSH TABLES app.other;
+                "SET @t = NOW(6); INSERT INTO app.t VALUES ({k}, 1, 'x'); FLUSH TABLES app.other;
                  INSERT INTO app.other VALUES ({k}); SELECT TIMESTAMPDIFF(MICROSECOND, @t, NOW(6));"
             ))
             .trim()
@@ -183,6 +174,8 @@ fn snapshot_takes_no_global_lock() {
     // its transaction ends (as any InnoDB transaction does), other tables are untouched
     let mut props = PLAIN.to_vec();
     props.push(("table.include.list", "app.t"));
+    props.push(("snapshot.max.threads", "4"));
+    props.push(("snapshot.chunk.size", "150000"));
     let conn = work.write_connector("c.json", &db.connector("l", &props));
     // the null sink keeps the disk quiet: what is measured is locking, not I/O contention
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -209,10 +202,27 @@ fn snapshot_takes_no_global_lock() {
     );
     let took = timed(2_000_002);
     let still_running = in_progress(&work);
+    // the readers work at once: several chunk SELECTs of app.t are open on the server together
+    // (the chunk boundary queries, `… LIMIT 1 OFFSET n`, are not counted)
+    let readers = || -> usize {
+        db.sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'cdc' AND INFO LIKE 'SELECT%FROM `app`.`t`%' AND INFO NOT LIKE '%OFFSET%'")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let mut most = 0;
+    wait_until(Duration::from_secs(10), || {
+        most = most.max(readers());
+        most >= 2
+    });
     common::signal(&mut child, "-TERM");
     assert!(
         still_running,
         "the statements must run while the snapshot is in progress"
+    );
+    assert!(
+        most >= 2,
+        "parallel readers: at most {most} chunk read(s) open at once"
     );
     assert!(
         took < quiet + Duration::from_millis(500),
@@ -239,27 +249,6 @@ fn kill_9_mid_snapshot_then_restart_converges() {
     let mut all = first;
     all.extend(work.lines("second.jsonl"));
     assert_converged(&db, &all);
-}
-
-/// The Debezium signal table, writable by the connector user (watermarks are written there).
-/// Back-to-back single-row changes over the whole key space, no pauses: every chunk window of an
-/// incremental snapshot sees some, so a chunk row that is not evicted would overwrite newer state.
-fn hot_writer(db: &Maria, statements: u32) -> std::thread::JoinHandle<()> {
-    let mut s = String::from("USE app;");
-    for i in 0..statements {
-        let k = (u64::from(i) * 7919) % 200_000 + 1;
-        if i % 50 == 0 {
-            s.push_str(&format!("DELETE FROM t WHERE id = {k};"));
-        } else {
-            s.push_str(&format!("UPDATE t SET v = v + 1 WHERE id = {k};"));
-        }
-    }
-    db.sql_in_background(s)
-}
-
-fn with_signal_table(db: &Maria) {
-    db.sql("CREATE TABLE app.debezium_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048));
-            GRANT INSERT ON app.debezium_signal TO 'cdc'@'%';");
 }
 
 fn incremental_connector(db: &Maria, name: &str) -> serde_json::Value {

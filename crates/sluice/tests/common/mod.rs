@@ -175,12 +175,22 @@ impl Work {
         p
     }
 
+    /// `sluice run` into the file sink `out`.
     pub fn command(&self, connector: &Path, out: &str, extra: &[&str]) -> Command {
+        self.command_to(
+            connector,
+            &format!("file:{}", self.path(out).display()),
+            extra,
+        )
+    }
+
+    /// `sluice run` into any `--sink`, with this work's data dir.
+    pub fn command_to(&self, connector: &Path, sink: &str, extra: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
         c.arg("run")
             .arg(connector)
             .arg("--sink")
-            .arg(format!("file:{}", self.path(out).display()))
+            .arg(sink)
             .arg("--data-dir")
             .arg(self.path("data"))
             .args(extra)
@@ -190,16 +200,7 @@ impl Work {
 
     /// Runs until caught up with the binlog end seen at start.
     pub fn catch_up(&self, connector: &Path, out: &str) -> Output {
-        let o = self
-            .command(connector, out, &["--exit-when-caught-up"])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "sluice failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        o
+        succeeded(self.command(connector, out, &["--exit-when-caught-up"]))
     }
 
     /// Starts sluice streaming in the background.
@@ -224,6 +225,17 @@ impl Work {
             .ok()
             .map(|t| serde_json::from_str(&t).unwrap())
     }
+}
+
+/// Runs `c` to the end; it must succeed.
+pub fn succeeded(mut c: Command) -> Output {
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "sluice failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
 }
 
 /// The JSON lines of a file sink's output. A final line without its newline is a write torn by
@@ -322,4 +334,47 @@ pub fn signal(child: &mut std::process::Child, signal: &str) -> std::process::Ex
         .status()
         .unwrap();
     child.wait().unwrap()
+}
+
+/// A server with `app.t (id BIGINT PK, v BIGINT)` holding `rows` rows (`v` = 0).
+pub fn seeded(rows: u32) -> Maria {
+    // a redo log large enough that the bulk load below does not stall later writes on checkpoints
+    let db = Maria::start_with(&["--innodb-log-file-size=512M"]);
+    db.sql(&format!(
+        "CREATE DATABASE app; USE app; CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
+         INSERT INTO t SELECT seq, 0 FROM seq_1_to_{rows};"
+    ));
+    db
+}
+
+/// The events, applied in order, leave exactly the rows `app.t` holds now.
+pub fn assert_converged(db: &Maria, lines: &[Value]) {
+    let got: std::collections::BTreeMap<i64, i64> = apply(lines)
+        .into_iter()
+        .map(|(k, v)| (k, v["v"].as_i64().unwrap()))
+        .collect();
+    let want = table_state(db, "app.t");
+    assert_eq!(got.len(), want.len(), "row count");
+    assert!(got == want, "final state differs from the table");
+}
+
+/// Back-to-back single-row changes over the whole key space, no pauses: every chunk window of an
+/// incremental snapshot sees some, so a chunk row that is not evicted would overwrite newer state.
+pub fn hot_writer(db: &Maria, statements: u32) -> std::thread::JoinHandle<()> {
+    let mut s = String::from("USE app;");
+    for i in 0..statements {
+        let k = (u64::from(i) * 7919) % 200_000 + 1;
+        if i % 50 == 0 {
+            s.push_str(&format!("DELETE FROM t WHERE id = {k};"));
+        } else {
+            s.push_str(&format!("UPDATE t SET v = v + 1 WHERE id = {k};"));
+        }
+    }
+    db.sql_in_background(s)
+}
+
+/// The Debezium signal table, writable by the connector user (watermarks are written there).
+pub fn with_signal_table(db: &Maria) {
+    db.sql("CREATE TABLE app.debezium_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048));
+            GRANT INSERT ON app.debezium_signal TO 'cdc'@'%';");
 }
