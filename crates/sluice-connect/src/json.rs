@@ -74,12 +74,22 @@ impl JsonConverter {
         };
         if self.config.schemas_enable {
             out.extend_from_slice(b"{\"schema\":");
-            out.extend_from_slice(self.schema_json(&data.schema));
+            match &data.schema {
+                Some(schema) => out.extend_from_slice(self.schema_json(schema)),
+                None => out.extend_from_slice(b"null"),
+            }
             out.extend_from_slice(b",\"payload\":");
-            write_value(&self.config, &data.schema, &data.value, out);
+            self.write_payload(data, out);
             out.push(b'}');
         } else {
-            write_value(&self.config, &data.schema, &data.value, out);
+            self.write_payload(data, out);
+        }
+    }
+
+    fn write_payload(&self, data: &Data, out: &mut Vec<u8>) {
+        match &data.schema {
+            Some(schema) => write_value(&self.config, schema, &data.value, out),
+            None => write_schemaless(&self.config, &data.value, out),
         }
     }
 
@@ -229,6 +239,59 @@ pub fn write_value(cfg: &JsonConverterConfig, s: &Schema, v: &Value, out: &mut V
     }
 }
 
+/// A value without schema (Connect's `convertToJson` with a null schema): maps with string
+/// keys are objects, other maps arrays of pairs; a struct cannot be schemaless and is `null`.
+pub fn write_schemaless(cfg: &JsonConverterConfig, v: &Value, out: &mut Vec<u8>) {
+    let mut ib = itoa::Buffer::new();
+    match v {
+        Value::Null | Value::Struct(_) => out.extend_from_slice(b"null"),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int8(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
+        Value::Int16(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
+        Value::Int32(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
+        Value::Int64(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
+        Value::Float32(f) => jnum::write_f32(out, *f),
+        Value::Float64(f) => jnum::write_f64(out, *f),
+        Value::String(t) => write_str(t, out),
+        Value::Bytes(b) => write_base64(b, out),
+        Value::Decimal(d) => match cfg.decimal_format {
+            DecimalFormat::Base64 => write_base64(&d.unscaled, out),
+            DecimalFormat::Numeric => out.extend_from_slice(d.to_plain_string().as_bytes()),
+        },
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_schemaless(cfg, item, out);
+            }
+            out.push(b']');
+        }
+        Value::Map(entries) => {
+            let object = entries.iter().all(|(k, _)| matches!(k, Value::String(_)));
+            out.push(if object { b'{' } else { b'[' });
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if object {
+                    write_schemaless(cfg, k, out);
+                    out.push(b':');
+                    write_schemaless(cfg, v, out);
+                } else {
+                    out.push(b'[');
+                    write_schemaless(cfg, k, out);
+                    out.push(b',');
+                    write_schemaless(cfg, v, out);
+                    out.push(b']');
+                }
+            }
+            out.push(if object { b'}' } else { b']' });
+        }
+    }
+}
+
 /// Maps with string keys are JSON objects; others are arrays of `[key, value]` pairs.
 fn write_map(cfg: &JsonConverterConfig, s: &Schema, entries: &[(Value, Value)], out: &mut Vec<u8>) {
     let (Some(ks), Some(vs)) = (&s.items, &s.values) else {
@@ -350,10 +413,7 @@ mod tests {
             .name("bench.benchdb.bench.Key")
             .field("id", SchemaBuilder::int64().build())
             .build();
-        Data {
-            schema,
-            value: Value::Struct(vec![Value::Int64(1)]),
-        }
+        Data::new(schema, Value::Struct(vec![Value::Int64(1)]))
     }
 
     #[test]
@@ -392,14 +452,14 @@ mod tests {
             .field("snapshot", snap)
             .field("t", SchemaBuilder::string().optional().build())
             .build();
-        let data = Data {
-            schema: s,
-            value: Value::Struct(vec![
+        let data = Data::new(
+            s,
+            Value::Struct(vec![
                 Value::Decimal(Decimal::parse("0.01").unwrap()),
                 Value::Null,
                 Value::String("a\"b\\c\n\u{1}한".into()),
             ]),
-        };
+        );
         let mut c = JsonConverter::new(JsonConverterConfig::default());
         assert_eq!(
             c.to_string(Some(&data)),
@@ -439,10 +499,7 @@ mod tests {
             Value::Map(vec![(Value::String("k".into()), Value::Int32(3))]),
         ]);
         let mut c = JsonConverter::new(JsonConverterConfig::default());
-        let text = c.to_string(Some(&Data {
-            schema: s,
-            value: v,
-        }));
+        let text = c.to_string(Some(&Data::new(s, v)));
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["payload"]["a"][1], serde_json::json!(1e20));
         assert_eq!(parsed["payload"]["m"]["k"], 3);

@@ -1,9 +1,15 @@
-//! Converters between sluice's Connect data model and bytes.
+//! Converters between sluice's Connect data model and bytes, and single message transforms.
 //!
-//! [`json::JsonConverter`] reproduces `org.apache.kafka.connect.json.JsonConverter` byte for byte
-//! (compact JSON, `schemas.enable` true/false, `decimal.format` BASE64/NUMERIC).
+//! * [`json::JsonConverter`] reproduces `org.apache.kafka.connect.json.JsonConverter` byte for
+//!   byte (compact JSON, `schemas.enable` true/false, `decimal.format` BASE64/NUMERIC);
+//!   [`json_read`] is its `toConnectData`.
+//! * [`converter`]: the [`Converter`] trait and the converters by class name
+//!   (`JsonConverter`, `StringConverter`, `ByteArrayConverter`).
 
+pub mod converter;
 mod jnum;
 pub mod json;
+pub mod json_read;
 
+pub use converter::{ConvertError, Converter};
 pub use json::{DecimalFormat, JsonConverter, JsonConverterConfig};

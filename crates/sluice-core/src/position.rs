@@ -16,6 +16,19 @@ use serde_json::{json, Map, Value as Json};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position {
     Binlog(BinlogPosition),
+    /// A record read from Kafka (sink connectors): committed to the consumer group, not to an
+    /// offset store.
+    Kafka(KafkaPosition),
+    /// A record made up in-process (tests, transforms that create records) with no position.
+    Unknown,
+}
+
+/// A Kafka record's coordinates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaPosition {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
 }
 
 /// A MySQL/MariaDB binlog restart position.
@@ -157,6 +170,10 @@ impl Position {
     pub fn to_offset_json(&self) -> Json {
         match self {
             Position::Binlog(b) => b.to_offset_json(),
+            Position::Kafka(k) => {
+                json!({"topic": k.topic.as_ref(), "partition": k.partition, "offset": k.offset})
+            }
+            Position::Unknown => Json::Null,
         }
     }
 }

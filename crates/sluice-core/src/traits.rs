@@ -13,6 +13,47 @@ use crate::error::{ErrorClass, Retryable};
 use crate::event::ChangeEvent;
 use crate::position::{OffsetKey, Position};
 
+/// What a source hands to the runtime.
+#[derive(Debug)]
+pub enum SourceMessage {
+    /// Events in order, and the restart position to commit once all of them are durable.
+    Batch {
+        events: Vec<ChangeEvent>,
+        position: Position,
+    },
+}
+
+/// A source's failure as the runtime sees it: what happened and whether retrying may help.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SourceError {
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+impl SourceError {
+    /// From any classified error, keeping its message and class.
+    pub fn of<E: std::fmt::Display + Retryable>(e: &E) -> SourceError {
+        SourceError {
+            message: e.to_string(),
+            class: e.class(),
+        }
+    }
+
+    pub fn fatal(message: impl Into<String>) -> SourceError {
+        SourceError {
+            message: message.into(),
+            class: ErrorClass::Fatal,
+        }
+    }
+}
+
+impl Retryable for SourceError {
+    fn class(&self) -> ErrorClass {
+        self.class
+    }
+}
+
 /// Why a sink could not take or persist records.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

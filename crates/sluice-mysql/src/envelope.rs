@@ -107,9 +107,11 @@ impl EventBuilder {
     }
 
     fn key(&self, t: &TableSchemas, row: &[Value]) -> Option<Data> {
-        t.key.as_ref().map(|schema| Data {
-            schema: Arc::clone(schema),
-            value: Value::Struct(t.key_fields.iter().map(|&i| row[i].clone()).collect()),
+        t.key.as_ref().map(|schema| {
+            Data::new(
+                Arc::clone(schema),
+                Value::Struct(t.key_fields.iter().map(|&i| row[i].clone()).collect()),
+            )
         })
     }
 
@@ -126,7 +128,7 @@ impl EventBuilder {
             .unwrap_or_default();
         let ns = now.as_nanos() as i64;
         Data {
-            schema: Arc::clone(&t.envelope),
+            schema: Some(Arc::clone(&t.envelope)),
             value: Value::Struct(vec![
                 before,
                 after,
@@ -186,6 +188,7 @@ impl EventBuilder {
                 value: Some(value),
                 headers: Vec::new(),
                 position: position.clone(),
+                timestamp: None,
             });
             out.push(ChangeEvent {
                 topic: Arc::clone(&t.topic),
@@ -193,6 +196,7 @@ impl EventBuilder {
                 value: None,
                 headers: Vec::new(),
                 position,
+                timestamp: None,
             });
         } else {
             out.push(ChangeEvent {
@@ -201,6 +205,7 @@ impl EventBuilder {
                 value: Some(value),
                 headers: Vec::new(),
                 position,
+                timestamp: None,
             });
         }
     }

@@ -56,3 +56,9 @@ impl MySqlError {
         MySqlError::Query(e.to_string())
     }
 }
+
+impl From<MySqlError> for sluice_core::SourceError {
+    fn from(e: MySqlError) -> Self {
+        sluice_core::SourceError::of(&e)
+    }
+}

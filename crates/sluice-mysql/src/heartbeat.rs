@@ -58,16 +58,17 @@ impl Heartbeat {
             .map_or(0, |d| d.as_millis() as i64);
         Some(ChangeEvent {
             topic: Arc::clone(&self.topic),
-            key: Some(Data {
-                schema: Arc::clone(&self.key),
-                value: Value::Struct(vec![self.server.clone()]),
-            }),
-            value: Some(Data {
-                schema: Arc::clone(&self.value),
-                value: Value::Struct(vec![Value::Int64(now_ms)]),
-            }),
+            key: Some(Data::new(
+                Arc::clone(&self.key),
+                Value::Struct(vec![self.server.clone()]),
+            )),
+            value: Some(Data::new(
+                Arc::clone(&self.value),
+                Value::Struct(vec![Value::Int64(now_ms)]),
+            )),
             headers: Vec::new(),
             position: Position::Binlog(position()),
+            timestamp: Some(now_ms),
         })
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use sluice_core::{BinlogPosition, ChangeEvent, Position, Retryable};
+use sluice_core::{BinlogPosition, Position, Retryable};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -32,15 +32,7 @@ use crate::snapshot;
 use crate::streaming::Run;
 use sluice_core::{SchemaHistoryStore, SourceHealth};
 
-/// What the source hands to the runtime.
-#[derive(Debug)]
-pub enum SourceMessage {
-    /// Events in order, and the restart position to commit once all of them are durable.
-    Batch {
-        events: Vec<ChangeEvent>,
-        position: Position,
-    },
-}
+pub use sluice_core::SourceMessage;
 
 /// Where a run starts.
 #[derive(Debug, Clone)]

@@ -419,6 +419,7 @@ impl Run<'_> {
             (Some(p), _) => p,
             (None, Some(ev)) => match &ev.position {
                 Position::Binlog(b) => b.clone(),
+                _ => return Ok(()), // the stream only makes binlog positions
             },
             (None, None) => return Ok(()),
         };

@@ -243,7 +243,7 @@ fn op_of(ev: &ChangeEvent) -> &str {
     let Some(v) = &ev.value else {
         return "tombstone";
     };
-    let Some(i) = v.schema.field_index("op") else {
+    let Some(i) = v.schema.as_ref().and_then(|s| s.field_index("op")) else {
         return "heartbeat";
     };
     match v.value.as_struct().and_then(|f| f.get(i)) {

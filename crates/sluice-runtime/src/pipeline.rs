@@ -21,8 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sluice_core::traits::OffsetStoreError;
-use sluice_core::{ErrorClass, OffsetKey, OffsetStore, Position, Retryable, Sink, SinkError};
-use sluice_mysql::{MySqlError, SourceMessage};
+use sluice_core::{
+    ErrorClass, OffsetKey, OffsetStore, Position, Retryable, Sink, SinkError, SourceError,
+    SourceMessage,
+};
 
 use crate::metrics::ConnectorMetrics;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -32,7 +34,7 @@ use tracing::{debug, info};
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
-    Source(#[from] MySqlError),
+    Source(#[from] SourceError),
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error(transparent)]
@@ -88,7 +90,7 @@ enum Next {
 /// The source runs on a thread of its own (with a single-threaded async runtime), so reading and
 /// decoding the binlog overlaps with serializing and writing on the caller's runtime; the bounded
 /// queue between them is the only link (backpressure when the sink is slower).
-pub async fn run_pipeline<S, Fut, F>(
+pub async fn run_pipeline<S, Fut, E, F>(
     source: S,
     settings: PipelineSettings,
     sink: Arc<Mutex<Box<dyn Sink>>>,
@@ -98,7 +100,8 @@ pub async fn run_pipeline<S, Fut, F>(
 ) -> Result<PipelineStats, PipelineError>
 where
     S: FnOnce(mpsc::Sender<SourceMessage>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), MySqlError>> + 'static,
+    Fut: Future<Output = Result<(), E>> + 'static,
+    E: Into<SourceError> + 'static,
     F: Future<Output = ()>,
 {
     let PipelineSettings {
@@ -118,11 +121,11 @@ where
             {
                 Ok(rt) => rt.block_on(async move {
                     tokio::select! {
-                        r = source(tx) => Some(r),
+                        r = source(tx) => Some(r.map_err(Into::into)),
                         _ = stop_rx => None,
                     }
                 }),
-                Err(e) => Some(Err(MySqlError::Stream(format!(
+                Err(e) => Some(Err(SourceError::fatal(format!(
                     "cannot start the source runtime: {e}"
                 )))),
             };

@@ -209,16 +209,14 @@ mod tests {
             .build();
         ChangeEvent {
             topic: Arc::from("p.db.t"),
-            key: Some(Data {
-                schema: Arc::clone(&s),
-                value: Value::Struct(vec![Value::Int64(1)]),
-            }),
-            value: v.map(|n| Data {
-                schema: s,
-                value: Value::Struct(vec![Value::Int64(n)]),
-            }),
+            key: Some(Data::new(
+                Arc::clone(&s),
+                Value::Struct(vec![Value::Int64(1)]),
+            )),
+            value: v.map(|n| Data::new(s, Value::Struct(vec![Value::Int64(n)]))),
             headers: vec![],
             position: Position::Binlog(Default::default()),
+            timestamp: None,
         }
     }
 
