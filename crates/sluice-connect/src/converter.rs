@@ -56,7 +56,7 @@ impl Retryable for ConvertError {
 /// One key or value converter.
 pub trait Converter: Send {
     /// Appends the bytes of `data` to `out`; `Ok(false)` (nothing appended) for a null.
-    fn from_connect(
+    fn serialize(
         &mut self,
         topic: &str,
         data: Option<&Data>,
@@ -64,7 +64,7 @@ pub trait Converter: Send {
     ) -> Result<bool, ConvertError>;
 
     /// Reads the bytes of a record part; `None` bytes (a null key, a tombstone) read as `None`.
-    fn to_connect(
+    fn deserialize(
         &mut self,
         topic: &str,
         bytes: Option<&[u8]>,
@@ -72,7 +72,7 @@ pub trait Converter: Send {
 }
 
 impl Converter for JsonConverter {
-    fn from_connect(
+    fn serialize(
         &mut self,
         _topic: &str,
         data: Option<&Data>,
@@ -87,7 +87,7 @@ impl Converter for JsonConverter {
         }
     }
 
-    fn to_connect(
+    fn deserialize(
         &mut self,
         _topic: &str,
         bytes: Option<&[u8]>,
@@ -101,7 +101,7 @@ impl Converter for JsonConverter {
 pub struct StringConverter;
 
 impl Converter for StringConverter {
-    fn from_connect(
+    fn serialize(
         &mut self,
         _topic: &str,
         data: Option<&Data>,
@@ -117,7 +117,7 @@ impl Converter for StringConverter {
         }
     }
 
-    fn to_connect(
+    fn deserialize(
         &mut self,
         _topic: &str,
         bytes: Option<&[u8]>,
@@ -136,7 +136,7 @@ impl Converter for StringConverter {
 pub struct ByteArrayConverter;
 
 impl Converter for ByteArrayConverter {
-    fn from_connect(
+    fn serialize(
         &mut self,
         _topic: &str,
         data: Option<&Data>,
@@ -154,7 +154,7 @@ impl Converter for ByteArrayConverter {
         }
     }
 
-    fn to_connect(
+    fn deserialize(
         &mut self,
         _topic: &str,
         bytes: Option<&[u8]>,
@@ -356,7 +356,7 @@ mod tests {
             .field("id", SchemaBuilder::int32().build())
             .build();
         let mut out = Vec::new();
-        c.from_connect(
+        c.serialize(
             "t",
             Some(&Data::new(s, Value::Struct(vec![Value::Int32(1)]))),
             &mut out,
@@ -382,7 +382,7 @@ mod tests {
             .build();
         let mut out = Vec::new();
         StringConverter
-            .from_connect(
+            .serialize(
                 "t",
                 Some(&Data::new(
                     s,
@@ -397,14 +397,14 @@ mod tests {
             .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "Struct{id=1,n=a}");
         let d = StringConverter
-            .to_connect("t", Some(b"hi"))
+            .deserialize("t", Some(b"hi"))
             .unwrap()
             .unwrap();
         assert_eq!(d.value, Value::String("hi".into()));
         assert!(d.schema.unwrap().optional);
         let mut out = Vec::new();
         assert!(ByteArrayConverter
-            .from_connect(
+            .serialize(
                 "t",
                 Some(&Data::schemaless(Value::Bytes(vec![1, 2]))),
                 &mut out
@@ -412,8 +412,8 @@ mod tests {
             .unwrap());
         assert_eq!(out, vec![1, 2]);
         assert!(ByteArrayConverter
-            .from_connect("t", Some(&Data::schemaless(Value::Int32(1))), &mut out)
+            .serialize("t", Some(&Data::schemaless(Value::Int32(1))), &mut out)
             .is_err());
-        assert_eq!(ByteArrayConverter.to_connect("t", None).unwrap(), None);
+        assert_eq!(ByteArrayConverter.deserialize("t", None).unwrap(), None);
     }
 }
