@@ -5,11 +5,13 @@
 //!   [`json_read`] is its `toConnectData`.
 //! * [`converter`]: the [`Converter`] trait and the converters by class name
 //!   (`JsonConverter`, `StringConverter`, `ByteArrayConverter`).
+//! * [`transforms`]: Kafka Connect's and Debezium's single message transforms and predicates.
 
 pub mod converter;
 mod jnum;
 pub mod json;
 pub mod json_read;
+pub mod transforms;
 
 pub use converter::{ConvertError, Converter};
 pub use json::{DecimalFormat, JsonConverter, JsonConverterConfig};
