@@ -9,6 +9,7 @@
 //! * [`error`]: the retryable/fatal split every error in the workspace follows.
 
 pub mod decimal;
+pub mod errant;
 pub mod error;
 pub mod event;
 pub mod health;
@@ -18,6 +19,7 @@ pub mod schema;
 pub mod traits;
 pub mod value;
 
+pub use errant::{ErrantReporter, Failure, RawRecord, Stage};
 pub use error::{ErrorClass, Retryable};
 pub use event::{ChangeEvent, Data};
 pub use health::{SnapshotStatus, SourceHealth};

@@ -167,6 +167,21 @@ impl BinlogPosition {
 }
 
 impl Position {
+    /// A number that never decreases along a source's stream, for versioning writes in a
+    /// destination (an Elasticsearch external version): the Kafka offset; for the binlog the
+    /// file's sequence number × 2³² + the position of the event's transaction (binlog files stay
+    /// below 4 GiB), equal for the events of one transaction. `None` when there is none.
+    pub fn version(&self) -> Option<u64> {
+        match self {
+            Position::Binlog(b) => {
+                let seq: u64 = b.file.rsplit_once('.')?.1.parse().ok()?;
+                Some((seq << 32) | b.pos.min(u64::from(u32::MAX)))
+            }
+            Position::Kafka(k) => u64::try_from(k.offset).ok(),
+            Position::Unknown => None,
+        }
+    }
+
     pub fn to_offset_json(&self) -> Json {
         match self {
             Position::Binlog(b) => b.to_offset_json(),

@@ -4,18 +4,20 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sluice_connect::JsonConverter;
-use sluice_core::{ChangeEvent, Sink, SinkError};
+use sluice_connect::Converter;
+use sluice_core::{ChangeEvent, ErrantReporter, Failure, Sink, SinkError, Stage};
 
 use crate::{ensure_topic, KafkaConfig, KafkaError, KafkaProducer, TopicSpec};
 
 /// Writes each event as one Kafka record: topic = the event's topic, key and value through the
-/// converters (a tombstone has a null value), headers as they are.
+/// converters (a tombstone has a null value), headers as they are. A record a converter cannot
+/// serialize goes to the connector's error handling (`errors.tolerance`, dead letter queue).
 pub struct KafkaSink {
     cfg: KafkaConfig,
     producer: Arc<KafkaProducer>,
-    key: JsonConverter,
-    value: JsonConverter,
+    key: Box<dyn Converter>,
+    value: Box<dyn Converter>,
+    errors: Arc<dyn ErrantReporter>,
     kbuf: Vec<u8>,
     vbuf: Vec<u8>,
     /// Topics already created (or known to exist) when `topic.creation.default.*` is set.
@@ -26,14 +28,16 @@ impl KafkaSink {
     pub fn new(
         cfg: KafkaConfig,
         producer: Arc<KafkaProducer>,
-        key: JsonConverter,
-        value: JsonConverter,
+        key: Box<dyn Converter>,
+        value: Box<dyn Converter>,
+        errors: Arc<dyn ErrantReporter>,
     ) -> KafkaSink {
         KafkaSink {
             cfg,
             producer,
             key,
             value,
+            errors,
             kbuf: Vec::with_capacity(256),
             vbuf: Vec::with_capacity(4096),
             ensured: HashSet::new(),
@@ -77,16 +81,45 @@ impl Sink for KafkaSink {
             self.ensure(&ev.topic).await.map_err(sink_error)?;
             self.kbuf.clear();
             self.vbuf.clear();
-            let key = ev.key.as_ref().map(|k| {
-                self.key.write(Some(k), &mut self.kbuf);
-                &self.kbuf[..]
-            });
-            let value = ev.value.as_ref().map(|v| {
-                self.value.write(Some(v), &mut self.vbuf);
-                &self.vbuf[..]
-            });
+            let converted = self
+                .key
+                .serialize(&ev.topic, ev.key.as_ref(), &mut self.kbuf)
+                .map_err(|e| (Stage::KeyConverter, e))
+                .and_then(|k| {
+                    self.value
+                        .serialize(&ev.topic, ev.value.as_ref(), &mut self.vbuf)
+                        .map(|v| (k, v))
+                        .map_err(|e| (Stage::ValueConverter, e))
+                });
+            let (has_key, has_value) = match converted {
+                Ok(kv) => kv,
+                Err((stage, e)) => {
+                    self.errors.report(
+                        ev,
+                        None,
+                        Failure {
+                            stage,
+                            class: if stage == Stage::KeyConverter {
+                                "key.converter"
+                            } else {
+                                "value.converter"
+                            }
+                            .into(),
+                            exception: e.java_class().into(),
+                            message: e.to_string(),
+                        },
+                    )?;
+                    continue;
+                }
+            };
             self.producer
-                .send_in_batch(batch, &ev.topic, key, value, &ev.headers)
+                .send_in_batch(
+                    batch,
+                    &ev.topic,
+                    has_key.then_some(&self.kbuf[..]),
+                    has_value.then_some(&self.vbuf[..]),
+                    &ev.headers,
+                )
                 .map_err(sink_error)?;
         }
         Ok(())

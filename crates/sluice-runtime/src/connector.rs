@@ -43,20 +43,42 @@ pub enum SourceKind {
     MySql,
 }
 
+/// Which sink implementation a connector class names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Elasticsearch,
+}
+
+/// What a connector is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Source(SourceKind),
+    Sink(SinkKind),
+}
+
 /// Class names (and short aliases) sluice accepts, per implementation.
-const SOURCE_CLASSES: &[(&str, SourceKind)] = &[
+pub const CONNECTOR_CLASSES: &[(&str, Kind)] = &[
     (
         "io.debezium.connector.mysql.MySqlConnector",
-        SourceKind::MySql,
+        Kind::Source(SourceKind::MySql),
     ),
     (
         "io.debezium.connector.mariadb.MariaDbConnector",
-        SourceKind::MySql,
+        Kind::Source(SourceKind::MySql),
     ),
-    ("MySqlConnector", SourceKind::MySql),
-    ("MariaDbConnector", SourceKind::MySql),
-    ("mysql", SourceKind::MySql),
-    ("mariadb", SourceKind::MySql),
+    ("MySqlConnector", Kind::Source(SourceKind::MySql)),
+    ("MariaDbConnector", Kind::Source(SourceKind::MySql)),
+    ("mysql", Kind::Source(SourceKind::MySql)),
+    ("mariadb", Kind::Source(SourceKind::MySql)),
+    (
+        "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+        Kind::Sink(SinkKind::Elasticsearch),
+    ),
+    (
+        "ElasticsearchSinkConnector",
+        Kind::Sink(SinkKind::Elasticsearch),
+    ),
+    ("elasticsearch", Kind::Sink(SinkKind::Elasticsearch)),
 ];
 
 /// Properties the runtime itself reads or knowingly ignores (Connect/Debezium engine settings).
@@ -87,6 +109,20 @@ const RUNTIME_PROPERTIES: &[&str] = &[
     "transactional.id",
     "schema.history.internal.kafka.topic",
     "schema.history.internal.kafka.bootstrap.servers",
+    // transforms, predicates, sink subscriptions (sluice-connect, stage)
+    "transforms",
+    "predicates",
+    "topics",
+    "topics.regex",
+    // error handling (errors.rs)
+    "errors.tolerance",
+    "errors.retry.timeout",
+    "errors.retry.delay.max.ms",
+    "errors.log.enable",
+    "errors.log.include.messages",
+    "errors.deadletterqueue.topic.name",
+    "errors.deadletterqueue.topic.replication.factor",
+    "errors.deadletterqueue.context.headers.enable",
 ];
 
 /// Property prefixes passed through to a client or a topic (`producer.linger.ms`, …).
@@ -96,6 +132,8 @@ const RUNTIME_PREFIXES: &[&str] = &[
     "producer.",
     "consumer.",
     "topic.creation.",
+    "transforms.",
+    "predicates.",
 ];
 
 /// A parsed connector document.
@@ -103,7 +141,7 @@ const RUNTIME_PREFIXES: &[&str] = &[
 pub struct ConnectorConfig {
     pub name: String,
     pub class: String,
-    pub kind: SourceKind,
+    pub kind: Kind,
     pub props: BTreeMap<String, String>,
 }
 
@@ -179,14 +217,14 @@ impl ConnectorConfig {
                         .into(),
             }
                 })?;
-        let kind = SOURCE_CLASSES
+        let kind = CONNECTOR_CLASSES
             .iter()
             .find(|(c, _)| c.eq_ignore_ascii_case(class.trim()))
             .map(|(_, k)| *k)
             .ok_or_else(|| ConnectorError::UnknownClass {
                 name: name.clone(),
                 class: class.clone(),
-                known: SOURCE_CLASSES
+                known: CONNECTOR_CLASSES
                     .iter()
                     .map(|(c, _)| *c)
                     .filter(|c| c.contains('.'))
@@ -237,7 +275,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.name, "inventory");
-        assert_eq!(c.kind, SourceKind::MySql);
+        assert_eq!(c.kind, Kind::Source(SourceKind::MySql));
         assert_eq!(c.get("database.port"), Some("3306"));
         assert_eq!(c.get("tombstones.on.delete"), Some("false"));
     }

@@ -1,20 +1,10 @@
 //! The `sluice` command line. It only orchestrates: parse arguments, build the configured
 //! source, sink and offset store from the runtime crates, run, and report errors plainly.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
-use sluice_connect::{JsonConverter, JsonConverterConfig};
-use sluice_core::{OffsetKey, Sink, SourceHealth};
-use sluice_kafka::{KafkaProducer, KafkaSink};
-use sluice_mysql::{MySqlConfig, MySqlSource};
-use sluice_runtime::{
-    run_pipeline, ConnectorConfig, FileOffsetStore, Metrics, PipelineSettings, SourceKind,
-};
-use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
-use tokio::sync::{watch, Mutex};
 
 /// mimalloc: events are allocated on the source thread and freed on the sink side; glibc malloc
 /// handles that cross-thread pattern poorly (measured in docs/benchmarks.md).
@@ -45,14 +35,16 @@ enum LogFormat {
 enum Command {
     /// Run connectors: events go to Kafka, stdout, a file or nowhere.
     Run {
-        /// Kafka Connect connector JSON files ({"name":…,"config":{…}}).
+        /// Kafka Connect connector JSON files ({"name":…,"config":{…}}): source connectors,
+        /// and optionally sink connectors fed by them in-process.
         #[arg(required = true)]
         connectors: Vec<PathBuf>,
         /// Destination: kafka[:BOOTSTRAP] (one topic per table; bootstrap.servers from the
-        /// config if not given), stdout, file:PATH (fsynced JSON lines) or null (serialize and
-        /// discard).
-        #[arg(long, default_value = "stdout")]
-        sink: String,
+        /// config if not given), stdout (the default), file:PATH (fsynced JSON lines) or null
+        /// (serialize and discard). Not with sink connectors among the files: the events then
+        /// go to those.
+        #[arg(long)]
+        sink: Option<String>,
         /// Stop once everything up to the binlog end seen at start is delivered.
         #[arg(long)]
         exit_when_caught_up: bool,
@@ -141,7 +133,13 @@ enum OffsetsCommand {
 }
 
 mod offsets_cmd;
+mod prepare;
+mod run_cmd;
 mod state;
+
+use prepare::{kafka_sink, prepare, prepare_for, Prepared};
+
+mod sinks;
 
 fn main() {
     let cli = Cli::parse();
@@ -168,7 +166,16 @@ fn main() {
                 exit_when_caught_up,
                 data_dir,
                 http,
-            } => run(connectors, &sink, exit_when_caught_up, &data_dir, http).await,
+            } => {
+                run_cmd::run(
+                    connectors,
+                    sink.as_deref(),
+                    exit_when_caught_up,
+                    &data_dir,
+                    http,
+                )
+                .await
+            }
             Command::Snapshot {
                 connector,
                 tables,
@@ -245,275 +252,5 @@ fn init_logs(format: LogFormat) {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
-    }
-}
-
-/// A connector ready to run.
-pub(crate) struct Prepared {
-    config: ConnectorConfig,
-    /// `max.batch.size`: events per batch handed from source to sink (sluice default 1024).
-    max_batch: usize,
-    /// `max.queue.size` / `max.batch.size`: batches in flight (sluice default 4096 events).
-    queue_batches: usize,
-    /// `offset.flush.interval.ms` for sinks that acknowledge asynchronously (sluice default
-    /// 1000; Connect's 60 s dates from heavier offset writes).
-    commit_every: std::time::Duration,
-    mysql: MySqlConfig,
-    /// The offsets file (also the lock of a running connector, whatever the offset storage).
-    offsets: PathBuf,
-    history: PathBuf,
-    state: state::State,
-}
-
-/// `--sink kafka[:BOOTSTRAP]` → `Some(bootstrap)`; other sinks → `None`.
-fn kafka_sink(spec: &str) -> Option<Option<&str>> {
-    match spec {
-        "kafka" => Some(None),
-        s => s.strip_prefix("kafka:").map(Some),
-    }
-}
-
-fn prepare(path: &Path, data_dir: &Path) -> Result<Prepared> {
-    prepare_for(path, data_dir, None)
-}
-
-fn prepare_for(path: &Path, data_dir: &Path, sink: Option<Option<&str>>) -> Result<Prepared> {
-    let config = ConnectorConfig::from_file(path)?;
-    match config.kind {
-        SourceKind::MySql => {}
-    }
-    config.warn_unknown(sluice_mysql::config::KNOWN_PROPERTIES);
-    let mysql = MySqlConfig::from_properties(&config.name, &config.props)
-        .with_context(|| format!("connector {}", config.name))?;
-    if config.get("include.schema.changes").unwrap_or("true") == "true" {
-        tracing::warn!(connector = %config.name, "schema change events (include.schema.changes) are not emitted by this build; DDL is tracked in the schema history only");
-    }
-    let offsets = config
-        .get("offset.storage.file.filename")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            data_dir
-                .join("offsets")
-                .join(format!("{}.json", config.name))
-        });
-    let history = mysql.history_file.clone().unwrap_or_else(|| {
-        data_dir
-            .join("history")
-            .join(format!("{}.jsonl", config.name))
-    });
-    let number = |k: &str, default: usize| -> Result<usize> {
-        match config.get(k) {
-            Some(v) => v
-                .trim()
-                .parse()
-                .with_context(|| format!("connector {}: {k}={v:?} is not a number", config.name)),
-            None => Ok(default),
-        }
-    };
-    // Half of Debezium's 2048/8192: same throughput here, half the memory (docs/benchmarks.md).
-    let max_batch = number("max.batch.size", 1024)?.max(1);
-    let max_queue = number("max.queue.size", 4096)?;
-    if max_queue < max_batch {
-        bail!("connector {}: max.queue.size ({max_queue}) must be at least max.batch.size ({max_batch})", config.name);
-    }
-    let state = state::resolve(&config, sink)?;
-    let commit_every =
-        std::time::Duration::from_millis(number("offset.flush.interval.ms", 1000)? as u64);
-    Ok(Prepared {
-        commit_every,
-        state,
-        max_batch,
-        queue_batches: (max_queue / max_batch).max(1),
-        config,
-        mysql,
-        offsets,
-        history,
-    })
-}
-
-fn converters(c: &ConnectorConfig) -> (JsonConverterConfig, JsonConverterConfig) {
-    let flag = |k: &str| c.get(k).map(|v| v.eq_ignore_ascii_case("true"));
-    let common = flag("converter.schemas.enable").unwrap_or(true);
-    let key = JsonConverterConfig {
-        schemas_enable: flag("key.converter.schemas.enable").unwrap_or(common),
-        ..Default::default()
-    };
-    let value = JsonConverterConfig {
-        schemas_enable: flag("value.converter.schemas.enable").unwrap_or(common),
-        ..Default::default()
-    };
-    (key, value)
-}
-
-fn open_sink(spec: &str, c: &ConnectorConfig) -> Result<Box<dyn Sink>> {
-    let (k, v) = converters(c);
-    let format = LineFormat::new(k, v);
-    Ok(match spec {
-        "stdout" => Box::new(StdoutSink::new(format)),
-        "null" => Box::new(NullSink::new(format)),
-        s if s.starts_with("file:") => {
-            let path = &s["file:".len()..];
-            if path.is_empty() {
-                bail!("--sink file: needs a path, e.g. --sink file:events.jsonl");
-            }
-            Box::new(
-                FileSink::open(Path::new(path), format)
-                    .with_context(|| format!("cannot open sink file {path}"))?,
-            )
-        }
-        other => {
-            bail!("unknown --sink {other:?}: use kafka[:BOOTSTRAP], stdout, file:PATH or null")
-        }
-    })
-}
-
-async fn run(
-    paths: Vec<PathBuf>,
-    sink: &str,
-    exit_when_caught_up: bool,
-    data_dir: &Path,
-    http: Option<std::net::SocketAddr>,
-) -> Result<()> {
-    let to_kafka = kafka_sink(sink);
-    let prepared = paths
-        .iter()
-        .map(|p| prepare_for(p, data_dir, to_kafka))
-        .collect::<Result<Vec<_>>>()?;
-    let mut seen = std::collections::HashSet::new();
-    for p in &prepared {
-        if !seen.insert(p.offsets.clone()) {
-            bail!(
-                "two connectors use the offset file {}; give each its own offset.storage.file.filename",
-                p.offsets.display()
-            );
-        }
-    }
-    // stdout/file/null: one sink shared by every connector; Kafka: a producer per connector
-    let shared_sink = match to_kafka {
-        Some(_) => None,
-        None => Some(Arc::new(Mutex::new(open_sink(sink, &prepared[0].config)?))),
-    };
-    let metrics = Arc::new(Metrics::default());
-    if let Some(addr) = http {
-        let server = sluice_runtime::http::bind(addr, Arc::clone(&metrics))
-            .await
-            .with_context(|| format!("cannot serve HTTP on {addr} (--http)"))?;
-        tokio::spawn(server);
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown requested");
-        let _ = stop_tx.send(true);
-    });
-    let mut tasks = Vec::new();
-    for p in prepared {
-        let shared = shared_sink.clone();
-        let mut stop = stop_rx.clone();
-        let health = Arc::new(SourceHealth::default());
-        let connector_metrics = metrics.connector(&p.config.name, Arc::clone(&health));
-        tasks.push(tokio::spawn(async move {
-            let name = p.config.name.clone();
-            let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
-                format!(
-                    "connector {name} is already running (it holds {})",
-                    p.offsets.with_extension("lock").display()
-                )
-            })?;
-            let key = OffsetKey {
-                connector: name.clone(),
-                server: p.mysql.topic_prefix.clone(),
-            };
-            let (sink, txn_producer) = match shared {
-                Some(s) => (s, None),
-                None => {
-                    let kafka = p.state.kafka.clone().context("Kafka settings missing")?;
-                    let producer =
-                        KafkaProducer::new(&kafka).with_context(|| format!("connector {name}"))?;
-                    let (k, v) = converters(&p.config);
-                    let txn = producer.is_transactional().then(|| Arc::clone(&producer));
-                    let sink: Box<dyn Sink> = Box::new(KafkaSink::new(
-                        kafka,
-                        producer,
-                        JsonConverter::new(k),
-                        JsonConverter::new(v),
-                    ));
-                    (Arc::new(Mutex::new(sink)), txn)
-                }
-            };
-            let mut store = state::open_offsets(&p.state, &p.offsets, &key, txn_producer)
-                .await
-                .with_context(|| format!("connector {name}: offsets"))?;
-            let history = state::open_history(&p.state, &p.history)
-                .await
-                .with_context(|| format!("connector {name}: schema history"))?;
-            let offset = store.load(&key)?;
-            let source = MySqlSource::new(p.mysql, offset, history)
-                .health(health)
-                .exit_when_caught_up(exit_when_caught_up)
-                .max_batch(p.max_batch);
-            let shutdown = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            run_pipeline(
-                move |tx| source.run(tx),
-                PipelineSettings {
-                    queue_batches: p.queue_batches,
-                    commit_every: p.commit_every,
-                    metrics: connector_metrics,
-                },
-                sink,
-                store.as_mut(),
-                &key,
-                shutdown,
-            )
-            .await
-            .with_context(|| format!("connector {name}"))
-        }));
-    }
-    let mut first_error = None;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(stats)) => tracing::info!(events = stats.events, "connector stopped"),
-            Ok(Err(e)) => {
-                if first_error.is_none() {
-                    first_error = Some(e);
-                }
-            }
-            Err(e) => {
-                if first_error.is_none() {
-                    first_error = Some(anyhow::anyhow!("connector task panicked: {e}"));
-                }
-            }
-        }
-    }
-    if let Some(s) = shared_sink {
-        s.lock().await.flush().await?;
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 pub mod kafka;
 pub mod proxy;
+pub mod search;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,262 @@
+//! `sluice run`: source connectors into Kafka, stdout, a file or nowhere — or, when sink
+//! connectors are given too, straight into those sinks in-process (embedded mode).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use sluice_connect::JsonConverterConfig;
+use sluice_core::{OffsetKey, Sink, SourceHealth};
+use sluice_kafka::{KafkaProducer, KafkaSink};
+use sluice_mysql::MySqlSource;
+use sluice_runtime::stage::{FanOut, TransformSink};
+use sluice_runtime::{
+    run_pipeline, ConnectorConfig, FileOffsetStore, Kind, Metrics, PipelineSettings,
+};
+use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
+use tokio::sync::{watch, Mutex};
+
+use crate::prepare::{kafka_sink, prepare_config};
+use crate::{sinks, state};
+
+fn converters(c: &ConnectorConfig) -> (JsonConverterConfig, JsonConverterConfig) {
+    let flag = |k: &str| c.get(k).map(|v| v.eq_ignore_ascii_case("true"));
+    let common = flag("converter.schemas.enable").unwrap_or(true);
+    let key = JsonConverterConfig {
+        schemas_enable: flag("key.converter.schemas.enable").unwrap_or(common),
+        ..Default::default()
+    };
+    let value = JsonConverterConfig {
+        schemas_enable: flag("value.converter.schemas.enable").unwrap_or(common),
+        ..Default::default()
+    };
+    (key, value)
+}
+
+fn open_sink(spec: &str, c: &ConnectorConfig) -> Result<Box<dyn Sink>> {
+    let (k, v) = converters(c);
+    let format = LineFormat::new(k, v);
+    Ok(match spec {
+        "stdout" => Box::new(StdoutSink::new(format)),
+        "null" => Box::new(NullSink::new(format)),
+        s if s.starts_with("file:") => {
+            let path = &s["file:".len()..];
+            if path.is_empty() {
+                bail!("--sink file: needs a path, e.g. --sink file:events.jsonl");
+            }
+            Box::new(
+                FileSink::open(Path::new(path), format)
+                    .with_context(|| format!("cannot open sink file {path}"))?,
+            )
+        }
+        other => {
+            bail!("unknown --sink {other:?}: use kafka[:BOOTSTRAP], stdout, file:PATH or null")
+        }
+    })
+}
+
+/// A sink shared by several pipelines (each locks it while it writes or flushes).
+struct Shared(Arc<Mutex<Box<dyn Sink>>>);
+
+#[async_trait::async_trait]
+impl Sink for Shared {
+    async fn write(
+        &mut self,
+        events: &[sluice_core::ChangeEvent],
+    ) -> Result<(), sluice_core::SinkError> {
+        self.0.lock().await.write(events).await
+    }
+
+    async fn flush(&mut self) -> Result<(), sluice_core::SinkError> {
+        self.0.lock().await.flush().await
+    }
+}
+
+pub async fn run(
+    paths: Vec<PathBuf>,
+    sink: Option<&str>,
+    exit_when_caught_up: bool,
+    data_dir: &Path,
+    http: Option<std::net::SocketAddr>,
+) -> Result<()> {
+    let configs = paths
+        .iter()
+        .map(|p| ConnectorConfig::from_file(p).map_err(anyhow::Error::from))
+        .collect::<Result<Vec<_>>>()?;
+    let (sink_configs, source_configs): (Vec<_>, Vec<_>) = configs
+        .into_iter()
+        .partition(|c| matches!(c.kind, Kind::Sink(_)));
+    if source_configs.is_empty() {
+        bail!("give at least one source connector: sink connectors read what the sources of the same run capture (Kafka-fed sinks run under `sluice connect`)");
+    }
+    if !sink_configs.is_empty() && sink.is_some() {
+        bail!("--sink and sink connectors exclude each other: with sink connectors the events go to them");
+    }
+    let sink = sink.unwrap_or("stdout");
+    let to_kafka = if sink_configs.is_empty() {
+        kafka_sink(sink)
+    } else {
+        None
+    };
+    let prepared = source_configs
+        .into_iter()
+        .map(|c| prepare_config(c, data_dir, to_kafka))
+        .collect::<Result<Vec<_>>>()?;
+    let mut seen = std::collections::HashSet::new();
+    for p in &prepared {
+        if !seen.insert(p.offsets.clone()) {
+            bail!(
+                "two connectors use the offset file {}; give each its own offset.storage.file.filename",
+                p.offsets.display()
+            );
+        }
+    }
+    // sink connectors, or stdout/file/null: one destination shared by every source connector;
+    // Kafka: a producer per source connector
+    let shared_sink: Option<Arc<Mutex<Box<dyn Sink>>>> = if !sink_configs.is_empty() {
+        let mut built = Vec::new();
+        for c in &sink_configs {
+            built.push(sinks::build(c, data_dir).await?);
+        }
+        Some(Arc::new(Mutex::new(Box::new(FanOut::new(built)))))
+    } else {
+        match to_kafka {
+            Some(_) => None,
+            None => Some(Arc::new(Mutex::new(open_sink(sink, &prepared[0].config)?))),
+        }
+    };
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = http {
+        let server = sluice_runtime::http::bind(addr, Arc::clone(&metrics))
+            .await
+            .with_context(|| format!("cannot serve HTTP on {addr} (--http)"))?;
+        tokio::spawn(server);
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+    let mut tasks = Vec::new();
+    for p in prepared {
+        let shared = shared_sink.clone();
+        let mut stop = stop_rx.clone();
+        let health = Arc::new(SourceHealth::default());
+        let connector_metrics = metrics.connector(&p.config.name, Arc::clone(&health));
+        let data_dir = data_dir.to_path_buf();
+        tasks.push(tokio::spawn(async move {
+            let name = p.config.name.clone();
+            let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
+                format!(
+                    "connector {name} is already running (it holds {})",
+                    p.offsets.with_extension("lock").display()
+                )
+            })?;
+            let key = OffsetKey {
+                connector: name.clone(),
+                server: p.mysql.topic_prefix.clone(),
+            };
+            let errors = sinks::error_handler(&p.config, p.state.kafka.as_ref(), &data_dir).await?;
+            let (inner, txn_producer): (Box<dyn Sink>, _) = match shared {
+                Some(s) => (Box::new(Shared(s)), None),
+                None => {
+                    let kafka = p.state.kafka.clone().context("Kafka settings missing")?;
+                    let producer =
+                        KafkaProducer::new(&kafka).with_context(|| format!("connector {name}"))?;
+                    let txn = producer.is_transactional().then(|| Arc::clone(&producer));
+                    let no_worker = Default::default();
+                    let k =
+                        sluice_connect::converter::for_connector(&p.config.props, &no_worker, true)
+                            .with_context(|| format!("connector {name}: key.converter"))?;
+                    let v = sluice_connect::converter::for_connector(
+                        &p.config.props,
+                        &no_worker,
+                        false,
+                    )
+                    .with_context(|| format!("connector {name}: value.converter"))?;
+                    (
+                        Box::new(KafkaSink::new(kafka, producer, k, v, errors.clone())),
+                        txn,
+                    )
+                }
+            };
+            let sink: Box<dyn Sink> =
+                Box::new(TransformSink::new(sinks::chain(&p.config)?, errors, inner));
+            let sink = Arc::new(Mutex::new(sink));
+            let mut store = state::open_offsets(&p.state, &p.offsets, &key, txn_producer)
+                .await
+                .with_context(|| format!("connector {name}: offsets"))?;
+            let history = state::open_history(&p.state, &p.history)
+                .await
+                .with_context(|| format!("connector {name}: schema history"))?;
+            let offset = store.load(&key)?;
+            let source = MySqlSource::new(p.mysql, offset, history)
+                .health(health)
+                .exit_when_caught_up(exit_when_caught_up)
+                .max_batch(p.max_batch);
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            run_pipeline(
+                move |tx| source.run(tx),
+                PipelineSettings {
+                    queue_batches: p.queue_batches,
+                    commit_every: p.commit_every,
+                    metrics: connector_metrics,
+                },
+                sink,
+                store.as_mut(),
+                &key,
+                shutdown,
+            )
+            .await
+            .with_context(|| format!("connector {name}"))
+        }));
+    }
+    let mut first_error = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(stats)) => tracing::info!(events = stats.events, "connector stopped"),
+            Ok(Err(e)) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+            }
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(anyhow::anyhow!("connector task panicked: {e}"));
+                }
+            }
+        }
+    }
+    if let Some(s) = shared_sink {
+        s.lock().await.flush().await?;
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
