@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what sluice's demo, tests and benchmarks need, only when it is missing:
-# MariaDB server + client (Debian packages), GNU time, and two Kafka-protocol brokers for the
-# Kafka tests (noida-db by cargo install, tansu from a PyPI wheel; see scripts/kafka.sh).
+# MariaDB server + client and PostgreSQL 15 (Debian packages), GNU time, and two Kafka-protocol
+# brokers for the Kafka tests (noida-db by cargo install — also the Elasticsearch-API server of
+# scripts/search.sh —, tansu from a PyPI wheel; see scripts/kafka.sh).
 # Safe to run repeatedly.
 set -euo pipefail
 missing=()
@@ -19,3 +20,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >/dev/null
 fi
 "$(dirname "${BASH_SOURCE[0]}")/kafka.sh" install
+"$(dirname "${BASH_SOURCE[0]}")/postgres.sh" install

@@ -47,6 +47,7 @@ pub enum SourceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
     Elasticsearch,
+    Jdbc,
 }
 
 /// What a connector is.
@@ -79,6 +80,16 @@ pub const CONNECTOR_CLASSES: &[(&str, Kind)] = &[
         Kind::Sink(SinkKind::Elasticsearch),
     ),
     ("elasticsearch", Kind::Sink(SinkKind::Elasticsearch)),
+    (
+        "io.confluent.connect.jdbc.JdbcSinkConnector",
+        Kind::Sink(SinkKind::Jdbc),
+    ),
+    (
+        "io.debezium.connector.jdbc.JdbcSinkConnector",
+        Kind::Sink(SinkKind::Jdbc),
+    ),
+    ("JdbcSinkConnector", Kind::Sink(SinkKind::Jdbc)),
+    ("jdbc-sink", Kind::Sink(SinkKind::Jdbc)),
 ];
 
 /// Properties the runtime itself reads or knowingly ignores (Connect/Debezium engine settings).

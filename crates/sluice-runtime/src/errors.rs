@@ -131,6 +131,7 @@ pub struct ErrorHandler {
     connector: String,
     policy: ErrorPolicy,
     dlq: Option<Mutex<Dlq>>,
+    /// JsonConverters with and without schemas.
     json: Mutex<(JsonConverter, JsonConverter)>,
     errors: AtomicU64,
     set_aside: AtomicU64,
@@ -183,7 +184,7 @@ impl ErrorHandler {
             connector: connector.to_string(),
             policy,
             dlq: dlq.map(Mutex::new),
-            json: Mutex::new((json(true), json(true))),
+            json: Mutex::new((json(true), json(false))),
             errors: AtomicU64::new(0),
             set_aside: AtomicU64::new(0),
         }))
@@ -237,19 +238,22 @@ impl ErrorHandler {
         if let Some(r) = raw {
             return r.clone();
         }
+        // records with schemas as JsonConverter writes them with schemas.enable=true; schemaless
+        // ones (a sink's refused row) as plain JSON
         let mut conv = self.json.lock().unwrap_or_else(|p| p.into_inner());
-        let mut k = Vec::new();
-        let key = conv
-            .0
-            .serialize(&record.topic, record.key.as_ref(), &mut k)
-            .unwrap_or(false)
-            .then_some(k);
-        let mut v = Vec::new();
-        let value = conv
-            .1
-            .serialize(&record.topic, record.value.as_ref(), &mut v)
-            .unwrap_or(false)
-            .then_some(v);
+        let (with, without) = &mut *conv;
+        let mut part = |d: Option<&sluice_core::Data>| {
+            let mut out = Vec::new();
+            let c = match d.and_then(|d| d.schema.as_ref()) {
+                Some(_) => &mut *with,
+                None => &mut *without,
+            };
+            c.serialize(&record.topic, d, &mut out)
+                .unwrap_or(false)
+                .then_some(out)
+        };
+        let key = part(record.key.as_ref());
+        let value = part(record.value.as_ref());
         RawRecord {
             key,
             value,

@@ -61,6 +61,16 @@ pub async fn build(config: &ConnectorConfig, data_dir: &Path) -> Result<(Topics,
                     .with_context(|| format!("connector {name}"))?,
             )
         }
+        SinkKind::Jdbc => {
+            config.warn_unknown(sluice_jdbc::sink::config::KNOWN_PROPERTIES);
+            let cfg = sluice_jdbc::JdbcSinkConfig::from_properties(name, &config.props)
+                .map_err(|e| anyhow!("connector {name}: {e}"))?;
+            Box::new(
+                sluice_jdbc::JdbcSink::connect(cfg, errors.clone())
+                    .await
+                    .with_context(|| format!("connector {name}"))?,
+            )
+        }
     };
     Ok((
         topics,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod kafka;
+pub mod postgres;
 pub mod proxy;
 pub mod search;
 

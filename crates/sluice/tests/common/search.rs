@@ -14,7 +14,10 @@ pub struct Search {
 
 impl Search {
     pub fn start() -> Search {
-        let dir = tempfile::Builder::new().prefix("sluice-es-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-es-")
+            .tempdir()
+            .unwrap();
         let port = free_port();
         let out = Command::new(repo_root().join("scripts/search.sh"))
             .arg("start")
@@ -77,7 +80,11 @@ impl Search {
             }
             let id = page["_scroll_id"].as_str().unwrap_or_default().to_string();
             page = self
-                .call("POST", "/_search/scroll", Some(&json!({"scroll": "1m", "scroll_id": id})))
+                .call(
+                    "POST",
+                    "/_search/scroll",
+                    Some(&json!({"scroll": "1m", "scroll_id": id})),
+                )
                 .1;
         }
         out

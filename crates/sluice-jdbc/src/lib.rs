@@ -1,0 +1,14 @@
+//! JDBC-style connectors over sqlx, for PostgreSQL, MySQL/MariaDB and SQLite.
+//!
+//! * [`url`]: JDBC connection URLs → sqlx targets.
+//! * [`dialect`]: quoting, column types from Connect schemas, parameters per database.
+//! * [`db`]: connection pools, transactions, error classification (retry vs refused record).
+//! * [`sink`]: the JDBC sink connector (insert / upsert / update, deletes, auto.create/evolve).
+
+pub mod db;
+pub mod dialect;
+pub mod sink;
+pub mod url;
+
+pub use db::JdbcError;
+pub use sink::{JdbcSink, JdbcSinkConfig};
