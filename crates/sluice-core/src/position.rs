@@ -19,6 +19,9 @@ pub enum Position {
     /// A record read from Kafka (sink connectors): committed to the consumer group, not to an
     /// offset store.
     Kafka(KafkaPosition),
+    /// Where a sink connector's consumer is: per topic partition, the next offset to read
+    /// (committed to the consumer group once everything before it is durable).
+    KafkaGroup(Arc<[KafkaPosition]>),
     /// A record made up in-process (tests, transforms that create records) with no position.
     Unknown,
 }
@@ -178,7 +181,7 @@ impl Position {
                 Some((seq << 32) | b.pos.min(u64::from(u32::MAX)))
             }
             Position::Kafka(k) => u64::try_from(k.offset).ok(),
-            Position::Unknown => None,
+            Position::KafkaGroup(_) | Position::Unknown => None,
         }
     }
 
@@ -188,6 +191,11 @@ impl Position {
             Position::Kafka(k) => {
                 json!({"topic": k.topic.as_ref(), "partition": k.partition, "offset": k.offset})
             }
+            Position::KafkaGroup(g) => Json::Array(
+                g.iter()
+                    .map(|k| json!({"topic": k.topic.as_ref(), "partition": k.partition, "offset": k.offset}))
+                    .collect(),
+            ),
             Position::Unknown => Json::Null,
         }
     }

@@ -7,6 +7,8 @@
 //! * [`KafkaOffsetStore`]: Connect's offsets topic format (key
 //!   `["<connector>",{"server":"<prefix>"}]`, value the Debezium offset JSON), compacted.
 //! * [`KafkaHistoryStore`]: the schema history topic, one record per change, replayed at start.
+//! * [`KafkaFeed`] / [`GroupOffsets`]: sink connectors reading Kafka in a consumer group,
+//!   committing offsets only once the sink is durable.
 //!
 //! Acknowledgement. At-least-once (default): records are sent without waiting; each carries its
 //! batch number, and [`KafkaProducer::durable_batches`] counts the leading batches whose every
@@ -25,6 +27,7 @@
 
 mod admin;
 pub mod config;
+pub mod consumer;
 mod history;
 mod offsets;
 mod producer;
@@ -33,6 +36,7 @@ mod sink;
 
 pub use admin::{delete_topic, ensure_topic, TopicSpec};
 pub use config::KafkaConfig;
+pub use consumer::{GroupOffsets, KafkaFeed, Subscription};
 pub use history::KafkaHistoryStore;
 pub use offsets::KafkaOffsetStore;
 pub use producer::KafkaProducer;

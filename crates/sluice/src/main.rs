@@ -36,7 +36,8 @@ enum Command {
     /// Run connectors: events go to Kafka, stdout, a file or nowhere.
     Run {
         /// Kafka Connect connector JSON files ({"name":…,"config":{…}}): source connectors,
-        /// and optionally sink connectors fed by them in-process.
+        /// and optionally sink connectors fed by them in-process; or only sink connectors,
+        /// which then read their topics from Kafka.
         #[arg(required = true)]
         connectors: Vec<PathBuf>,
         /// Destination: kafka[:BOOTSTRAP] (one topic per table; bootstrap.servers from the
@@ -45,9 +46,14 @@ enum Command {
         /// go to those.
         #[arg(long)]
         sink: Option<String>,
-        /// Stop once everything up to the binlog end seen at start is delivered.
+        /// Stop once everything up to the binlog end seen at start is delivered (sink
+        /// connectors reading Kafka: once every assigned partition is read to its end).
         #[arg(long)]
         exit_when_caught_up: bool,
+        /// Kafka bootstrap servers of sink connectors reading Kafka (default: their
+        /// bootstrap.servers).
+        #[arg(long, value_name = "BOOTSTRAP")]
+        kafka: Option<String>,
         /// Where offsets and schema history live unless the connector config says otherwise.
         #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
         data_dir: PathBuf,
@@ -132,6 +138,7 @@ enum OffsetsCommand {
     },
 }
 
+mod kafka_fed;
 mod offsets_cmd;
 mod prepare;
 mod run_cmd;
@@ -164,16 +171,18 @@ fn main() {
                 connectors,
                 sink,
                 exit_when_caught_up,
+                kafka,
                 data_dir,
                 http,
             } => {
-                run_cmd::run(
-                    connectors,
-                    sink.as_deref(),
+                run_cmd::run(run_cmd::RunArgs {
+                    paths: connectors,
+                    sink,
                     exit_when_caught_up,
-                    &data_dir,
+                    kafka,
+                    data_dir,
                     http,
-                )
+                })
                 .await
             }
             Command::Snapshot {

@@ -72,13 +72,47 @@ impl Sink for Shared {
     }
 }
 
-pub async fn run(
-    paths: Vec<PathBuf>,
-    sink: Option<&str>,
-    exit_when_caught_up: bool,
-    data_dir: &Path,
-    http: Option<std::net::SocketAddr>,
-) -> Result<()> {
+/// What `sluice run` was asked.
+pub struct RunArgs {
+    pub paths: Vec<PathBuf>,
+    pub sink: Option<String>,
+    pub exit_when_caught_up: bool,
+    pub kafka: Option<String>,
+    pub data_dir: PathBuf,
+    pub http: Option<std::net::SocketAddr>,
+}
+
+pub(crate) async fn serve_http(http: Option<std::net::SocketAddr>, metrics: &Arc<Metrics>) -> Result<()> {
+    if let Some(addr) = http {
+        let server = sluice_runtime::http::bind(addr, Arc::clone(metrics))
+            .await
+            .with_context(|| format!("cannot serve HTTP on {addr} (--http)"))?;
+        tokio::spawn(server);
+    }
+    Ok(())
+}
+
+pub(crate) fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
+}
+
+pub async fn run(args: RunArgs) -> Result<()> {
+    let RunArgs {
+        paths,
+        sink,
+        exit_when_caught_up,
+        kafka,
+        data_dir,
+        http,
+    } = args;
+    let data_dir = data_dir.as_path();
+    let sink = sink.as_deref();
     let configs = paths
         .iter()
         .map(|p| ConnectorConfig::from_file(p).map_err(anyhow::Error::from))
@@ -87,7 +121,10 @@ pub async fn run(
         .into_iter()
         .partition(|c| matches!(c.kind, Kind::Sink(_)));
     if source_configs.is_empty() {
-        bail!("give at least one source connector: sink connectors read what the sources of the same run capture (Kafka-fed sinks run under `sluice connect`)");
+        if sink.is_some() {
+            bail!("--sink is for source connectors; sink connectors alone read Kafka (--kafka BOOTSTRAP or their bootstrap.servers)");
+        }
+        return crate::kafka_fed::run(sink_configs, kafka.as_deref(), exit_when_caught_up, data_dir, http).await;
     }
     if !sink_configs.is_empty() && sink.is_some() {
         bail!("--sink and sink connectors exclude each other: with sink connectors the events go to them");
@@ -126,18 +163,8 @@ pub async fn run(
         }
     };
     let metrics = Arc::new(Metrics::default());
-    if let Some(addr) = http {
-        let server = sluice_runtime::http::bind(addr, Arc::clone(&metrics))
-            .await
-            .with_context(|| format!("cannot serve HTTP on {addr} (--http)"))?;
-        tokio::spawn(server);
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown requested");
-        let _ = stop_tx.send(true);
-    });
+    serve_http(http, &metrics).await?;
+    let stop_rx = stop_on_signal();
     let mut tasks = Vec::new();
     for p in prepared {
         let shared = shared_sink.clone();
@@ -214,6 +241,17 @@ pub async fn run(
             .with_context(|| format!("connector {name}"))
         }));
     }
+    let result = join_all(tasks).await;
+    if let Some(s) = shared_sink {
+        s.lock().await.flush().await?;
+    }
+    result
+}
+
+/// Waits for every connector task; the first error, if any.
+pub(crate) async fn join_all(
+    tasks: Vec<tokio::task::JoinHandle<Result<sluice_runtime::PipelineStats>>>,
+) -> Result<()> {
     let mut first_error = None;
     for t in tasks {
         match t.await {
@@ -230,16 +268,13 @@ pub async fn run(
             }
         }
     }
-    if let Some(s) = shared_sink {
-        s.lock().await.flush().await?;
-    }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
