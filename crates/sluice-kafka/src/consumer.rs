@@ -49,7 +49,17 @@ pub struct FeedContext {
     assigned: Mutex<HashSet<(String, i32)>>,
 }
 
-impl ClientContext for FeedContext {}
+impl ClientContext for FeedContext {
+    fn error(&self, error: RdError, reason: &str) {
+        if !matches!(
+            error,
+            RdError::PartitionEOF(_)
+                | RdError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        ) {
+            tracing::error!(error = %error, reason, "Kafka client error");
+        }
+    }
+}
 
 impl ConsumerContext for FeedContext {
     fn pre_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -79,9 +89,17 @@ type Feed = StreamConsumer<FeedContext>;
 
 /// Creates the consumer of sink connector `name` (group `connect-<name>` unless
 /// `consumer.group.id` / `consumer.override.group.id` says otherwise).
-pub fn consumer(cfg: &KafkaConfig, props: &BTreeMap<String, String>) -> Result<Arc<Feed>, KafkaError> {
+pub fn consumer(
+    cfg: &KafkaConfig,
+    props: &BTreeMap<String, String>,
+) -> Result<Arc<Feed>, KafkaError> {
     let mut c = ClientConfig::new();
-    c.set("receive.message.max.bytes", "1000000000");
+    c.set("receive.message.max.bytes", "1000000000")
+        // a member that died (kill -9) leaves the group within seconds, not minutes: the
+        // rebalance that hands its partitions over waits for at most max.poll.interval.ms
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "3000")
+        .set("max.poll.interval.ms", "45000");
     for (k, v) in &cfg.consumer {
         c.set(k, v);
     }
@@ -122,7 +140,10 @@ pub struct KafkaFeed {
 }
 
 impl KafkaFeed {
-    fn convert(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) -> Result<Option<ChangeEvent>, KafkaError> {
+    fn convert(
+        &mut self,
+        m: &rdkafka::message::BorrowedMessage<'_>,
+    ) -> Result<Option<ChangeEvent>, KafkaError> {
         let topic: Arc<str> = Arc::from(m.topic());
         let position = Position::Kafka(KafkaPosition {
             topic: Arc::clone(&topic),
@@ -133,12 +154,20 @@ impl KafkaFeed {
             .headers()
             .map(|h| {
                 h.iter()
-                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                    .map(|h| {
+                        (
+                            h.key.to_string(),
+                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
         let timestamp = m.timestamp().to_millis();
-        let key = self.key.deserialize(&topic, m.key()).map_err(|e| (Stage::KeyConverter, e));
+        let key = self
+            .key
+            .deserialize(&topic, m.key())
+            .map_err(|e| (Stage::KeyConverter, e));
         let value = key.and_then(|k| {
             self.value
                 .deserialize(&topic, m.payload())
@@ -174,7 +203,12 @@ impl KafkaFeed {
                         Some(&raw),
                         Failure {
                             stage,
-                            class: if stage == Stage::KeyConverter { "key.converter" } else { "value.converter" }.into(),
+                            class: if stage == Stage::KeyConverter {
+                                "key.converter"
+                            } else {
+                                "value.converter"
+                            }
+                            .into(),
                             exception: e.java_class().into(),
                             message: e.to_string(),
                         },
@@ -254,7 +288,10 @@ impl KafkaFeed {
         }
         let positions = self.consumer.position().ok();
         assigned.iter().all(|(t, p)| {
-            let Ok((low, high)) = self.consumer.fetch_watermarks(t, *p, Duration::from_secs(5)) else {
+            let Ok((low, high)) = self
+                .consumer
+                .fetch_watermarks(t, *p, Duration::from_secs(5))
+            else {
                 return false;
             };
             let at = next.get(&(Arc::from(t.as_str()), *p)).copied().or_else(|| {

@@ -43,7 +43,10 @@ pub async fn build(
         subscription: match topics {
             Topics::List(l) => Subscription::Topics(l),
             Topics::Regex(r) => Subscription::Regex(
-                r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string(),
+                r.as_str()
+                    .trim_start_matches("^(?:")
+                    .trim_end_matches(")$")
+                    .to_string(),
             ),
         },
         key: conv(true)?,

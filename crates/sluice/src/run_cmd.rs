@@ -82,7 +82,10 @@ pub struct RunArgs {
     pub http: Option<std::net::SocketAddr>,
 }
 
-pub(crate) async fn serve_http(http: Option<std::net::SocketAddr>, metrics: &Arc<Metrics>) -> Result<()> {
+pub(crate) async fn serve_http(
+    http: Option<std::net::SocketAddr>,
+    metrics: &Arc<Metrics>,
+) -> Result<()> {
     if let Some(addr) = http {
         let server = sluice_runtime::http::bind(addr, Arc::clone(metrics))
             .await
@@ -124,7 +127,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
         if sink.is_some() {
             bail!("--sink is for source connectors; sink connectors alone read Kafka (--kafka BOOTSTRAP or their bootstrap.servers)");
         }
-        return crate::kafka_fed::run(sink_configs, kafka.as_deref(), exit_when_caught_up, data_dir, http).await;
+        return crate::kafka_fed::run(
+            sink_configs,
+            kafka.as_deref(),
+            exit_when_caught_up,
+            data_dir,
+            http,
+        )
+        .await;
     }
     if !sink_configs.is_empty() && sink.is_some() {
         bail!("--sink and sink connectors exclude each other: with sink connectors the events go to them");

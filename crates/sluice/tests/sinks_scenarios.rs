@@ -1,13 +1,14 @@
 //! MariaDB → sluice → the Elasticsearch and JDBC (PostgreSQL) sinks at once, in one process
-//! (embedded mode): the seed scenario (100,000 rows inserted, updated, deleted — after each
-//! phase the index and the table hold exactly the source's rows), a counter raced by two
-//! sessions, and kill -9 in the middle of a load.
+//! (embedded mode) and through Kafka: the seed scenario (100,000 rows inserted, updated,
+//! deleted — after each phase the index and the table hold exactly the source's rows), a
+//! counter raced by two sessions, and kill -9 in the middle of a load.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::kafka::{Broker, Kind as BrokerKind};
 use common::postgres::Pg;
 use common::search::Search;
 use common::{wait_until, Maria, Work};
@@ -119,8 +120,8 @@ fn phase(db: &Maria, sql: &str) {
     db.sql(&format!("USE app; {sql}"));
 }
 
-#[test]
-fn seed_scenario_insert_update_delete_100k_rows_embedded() {
+/// A server with `app.items` and the seed scenario's procedures.
+fn seed_db() -> Maria {
     let db = Maria::start();
     db.sql(
         "CREATE DATABASE app; USE app;
@@ -153,7 +154,25 @@ fn seed_scenario_insert_update_delete_100k_rows_embedded() {
          END //
          DELIMITER ;",
     );
+    db
+}
+
+/// How the events get from the source to the sinks.
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    /// One process: source → sinks in-process.
+    Embedded,
+    /// Source → Kafka topics, then the sinks read Kafka (consumer groups).
+    Kafka,
+}
+
+/// The seed scenario: 100,000 rows inserted, updated, deleted; after each phase the index and
+/// the PostgreSQL table hold exactly MariaDB's rows.
+fn seed_scenario(path: Path) {
+    let db = seed_db();
     let es = Search::start();
+    let pg = Pg::start();
+    let broker = matches!(path, Path::Kafka).then(|| Broker::start(BrokerKind::Noida));
     let work = Work::new();
     let source = work.write_connector(
         "source.json",
@@ -163,23 +182,38 @@ fn seed_scenario_insert_update_delete_100k_rows_embedded() {
         "es.json",
         &es_connector(&es, "es", "test.app.items", &[("batch.size", "3000")]),
     );
-    let pg = Pg::start();
     let jdbc = work.write_connector(
         "pg.json",
         &pg_connector(&pg, "pg", "test.app.items", "items"),
     );
-    let catch_up = || {
+    let sluice = |args: &[&std::ffi::OsStr]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
         c.arg("run")
-            .arg(&source)
-            .arg(&sink)
-            .arg(&jdbc)
+            .args(args)
             .arg("--data-dir")
             .arg(work.path("data"))
             .arg("--exit-when-caught-up");
         common::succeeded(c)
     };
-    catch_up(); // capture starts here (snapshot.mode=no_data)
+    let catch_up = |first: bool| match &broker {
+        None => {
+            sluice(&[source.as_os_str(), sink.as_os_str(), jdbc.as_os_str()]);
+        }
+        Some(b) => {
+            let to = format!("kafka:{}", b.bootstrap());
+            sluice(&[source.as_os_str(), "--sink".as_ref(), to.as_ref()]);
+            if !first {
+                let from = b.bootstrap();
+                sluice(&[
+                    sink.as_os_str(),
+                    jdbc.as_os_str(),
+                    "--kafka".as_ref(),
+                    from.as_ref(),
+                ]);
+            }
+        }
+    };
+    catch_up(true); // capture starts here (snapshot.mode=no_data)
     for (name, sql, rows) in [
         ("insert", "CALL insert_all()", 100_000),
         ("update", "CALL update_all()", 100_000),
@@ -188,23 +222,41 @@ fn seed_scenario_insert_update_delete_100k_rows_embedded() {
         let t = std::time::Instant::now();
         phase(&db, sql);
         let t1 = t.elapsed();
-        catch_up();
-        eprintln!("{name}: sql {t1:?}, sluice {:?}", t.elapsed() - t1);
+        catch_up(false);
+        eprintln!("{path:?} {name}: sql {t1:?}, sluice {:?}", t.elapsed() - t1);
         let want = db_items(&db);
         assert_eq!(want.len(), rows, "{name}: rows in MariaDB");
         let got = es_items(&es, "test.app.items");
-        assert_eq!(got.len(), want.len(), "{name}: documents in the index");
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{path:?} {name}: documents in the index"
+        );
         assert!(
             got == want,
-            "{name}: the index holds exactly the table's rows"
+            "{path:?} {name}: the index holds exactly the table's rows"
         );
         let rows = pg_items(&pg, "items");
-        assert_eq!(rows.len(), want.len(), "{name}: rows in PostgreSQL");
+        assert_eq!(
+            rows.len(),
+            want.len(),
+            "{path:?} {name}: rows in PostgreSQL"
+        );
         assert!(
             rows == want,
-            "{name}: PostgreSQL holds exactly the table's rows"
+            "{path:?} {name}: PostgreSQL holds exactly the table's rows"
         );
     }
+}
+
+#[test]
+fn seed_scenario_insert_update_delete_100k_rows_embedded() {
+    seed_scenario(Path::Embedded);
+}
+
+#[test]
+fn seed_scenario_insert_update_delete_100k_rows_through_kafka() {
+    seed_scenario(Path::Kafka);
 }
 
 #[test]
@@ -325,6 +377,75 @@ fn kill_9_in_the_middle_of_a_load_then_restart_converges() {
     );
     common::succeeded({
         let mut c = command();
+        c.arg("--exit-when-caught-up");
+        c
+    });
+    let want = db_items(&db);
+    assert_eq!(want.len(), 50_000);
+    assert!(
+        es_items(&es, "test.app.items") == want,
+        "the index converged after kill -9"
+    );
+    assert!(
+        pg_items(&pg, "items") == want,
+        "PostgreSQL converged after kill -9"
+    );
+}
+
+#[test]
+fn kill_9_of_sinks_reading_kafka_then_restart_converges() {
+    let db = items_db();
+    let es = Search::start();
+    let pg = Pg::start();
+    // tansu: noida-db's group coordinator never expires the member killed here, so the
+    // restarted consumer would wait for a rebalance that does not come
+    let broker = Broker::start(BrokerKind::Tansu);
+    let work = Work::new();
+    let source = work.write_connector(
+        "source.json",
+        &db.connector("src", &[("table.include.list", "app.items")]),
+    );
+    let sink = work.write_connector("es.json", &es_connector(&es, "es", "test.app.items", &[]));
+    let jdbc = work.write_connector(
+        "pg.json",
+        &pg_connector(&pg, "pg", "test.app.items", "items"),
+    );
+    let to_kafka = || {
+        common::succeeded(work.command_to(
+            &source,
+            &format!("kafka:{}", broker.bootstrap()),
+            &["--exit-when-caught-up"],
+        ))
+    };
+    let sinks = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+        c.arg("run")
+            .arg(&sink)
+            .arg(&jdbc)
+            .arg("--kafka")
+            .arg(broker.bootstrap())
+            .arg("--data-dir")
+            .arg(work.path("data"));
+        c
+    };
+    to_kafka();
+    phase(&db, "CALL load_items(60000)");
+    to_kafka();
+    let mut child = sinks()
+        .stderr(std::fs::File::create(work.path("sinks.log")).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(90), || es
+        .count("test.app.items")
+        > 10_000));
+    common::signal(&mut child, "-KILL");
+    phase(
+        &db,
+        "UPDATE items SET v = -v WHERE id < 30000; DELETE FROM items WHERE id >= 50000;",
+    );
+    to_kafka();
+    common::succeeded({
+        let mut c = sinks();
         c.arg("--exit-when-caught-up");
         c
     });
