@@ -22,6 +22,7 @@ use futures_util::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use sluice_connect::Converter;
 use sluice_core::traits::OffsetStoreError;
@@ -53,8 +54,7 @@ impl ClientContext for FeedContext {
     fn error(&self, error: RdError, reason: &str) {
         if !matches!(
             error,
-            RdError::PartitionEOF(_)
-                | RdError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+            RdError::PartitionEOF(_) | RdError::Global(RDKafkaErrorCode::PartitionEOF)
         ) {
             tracing::error!(error = %error, reason, "Kafka client error");
         }
@@ -95,11 +95,12 @@ pub fn consumer(
 ) -> Result<Arc<Feed>, KafkaError> {
     let mut c = ClientConfig::new();
     c.set("receive.message.max.bytes", "1000000000")
-        // a member that died (kill -9) leaves the group within seconds, not minutes: the
-        // rebalance that hands its partitions over waits for at most max.poll.interval.ms
+        // a member that died (kill -9) is noticed within seconds (heartbeats run on their
+        // own thread), so its partitions move on quickly
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "3000")
-        .set("max.poll.interval.ms", "45000");
+        // a sink often starts before its source created the topics: see them within seconds
+        .set("topic.metadata.refresh.interval.ms", "5000");
     for (k, v) in &cfg.consumer {
         c.set(k, v);
     }
@@ -247,10 +248,9 @@ impl KafkaFeed {
                     if self.exit_at_end && self.finished(&next) {
                         return Ok(());
                     }
-                    match tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await {
-                        Ok(m) => Some(m),
-                        Err(_) => None,
-                    }
+                    tokio::time::timeout(Duration::from_millis(200), consumer.recv())
+                        .await
+                        .ok()
                 }
             };
             match msg {
@@ -364,11 +364,27 @@ impl OffsetStore for GroupOffsets {
         for k in parts.iter() {
             let _ = tpl.add_partition_offset(&k.topic, k.partition, Offset::Offset(k.offset));
         }
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(|e| OffsetStoreError::Io {
+        match self.consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => Ok(()),
+            // this member lost its partitions (a rebalance, a poll interval exceeded): the
+            // commit is refused, their new owner resumes from the last accepted one and
+            // delivers the records since again — never fewer
+            Err(RdError::ConsumerCommit(code))
+                if matches!(
+                    code,
+                    RDKafkaErrorCode::UnknownMemberId
+                        | RDKafkaErrorCode::IllegalGeneration
+                        | RDKafkaErrorCode::RebalanceInProgress
+                        | RDKafkaErrorCode::Fenced
+                ) =>
+            {
+                warn!(error = %code, "offset commit refused after a rebalance; the records since the last commit will be delivered again");
+                Ok(())
+            }
+            Err(e) => Err(OffsetStoreError::Io {
                 path: "Kafka consumer group".into(),
                 source: std::io::Error::other(e.to_string()),
-            })
+            }),
+        }
     }
 }

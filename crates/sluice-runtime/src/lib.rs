@@ -9,6 +9,8 @@
 //! * [`pipeline`]: the embedded pipeline — source → bounded queue → sink, committing offsets only
 //!   after the sink reports everything before them durable.
 //! * [`stage`]: transform chains in front of sinks, and one source fanned out to several sinks.
+//! * [`worker`]: the Kafka Connect-compatible worker (connector lifecycle, supervision,
+//!   standalone and distributed modes); [`rest`]: its REST API.
 
 pub mod connector;
 pub mod errors;
@@ -16,7 +18,9 @@ pub mod http;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub mod rest;
 pub mod stage;
+pub mod worker;
 
 pub use connector::{ConnectorConfig, ConnectorError, Kind, SinkKind, SourceKind};
 pub use metrics::{ConnectorMetrics, Metrics};

@@ -47,6 +47,8 @@ pub struct Metrics {
     snapshot_rows: Family<ConnectorLabel, Gauge>,
     snapshot_estimate: Family<ConnectorLabel, Gauge>,
     sources: Mutex<Vec<(String, Arc<SourceHealth>)>>,
+    /// Topics each connector's events went to (the REST API's `/connectors/{name}/topics`).
+    topics: Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
 }
 
 impl Default for Metrics {
@@ -122,6 +124,7 @@ impl Default for Metrics {
             snapshot_rows,
             snapshot_estimate,
             sources: Mutex::new(Vec::new()),
+            topics: Mutex::new(Default::default()),
         }
     }
 }
@@ -130,6 +133,7 @@ impl Metrics {
     /// The handle a connector's pipeline reports through; `health` is its source's.
     pub fn connector(self: &Arc<Self>, name: &str, health: Arc<SourceHealth>) -> ConnectorMetrics {
         if let Ok(mut s) = self.sources.lock() {
+            s.retain(|(n, _)| n != name); // a restarted connector replaces its old entry
             s.push((name.to_string(), health));
         }
         ConnectorMetrics {
@@ -138,6 +142,18 @@ impl Metrics {
                 connector: name.to_string(),
             },
         }
+    }
+
+    /// The topics a connector's events went to.
+    pub fn topics(&self, connector: &str) -> Vec<String> {
+        self.topics
+            .lock()
+            .map(|t| {
+                t.get(connector)
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
     }
 
     /// Connector names and whether each source is connected.
@@ -196,6 +212,14 @@ impl ConnectorMetrics {
             {
                 Some(c) => c.2 += 1,
                 None => counts.push((&ev.topic, op, 1)),
+            }
+        }
+        if let Ok(mut t) = m.topics.lock() {
+            let set = t.entry(self.label.connector.clone()).or_default();
+            for (topic, _, _) in &counts {
+                if !set.contains(*topic) {
+                    set.insert(topic.to_string());
+                }
             }
         }
         for (topic, op, n) in counts {

@@ -61,6 +61,19 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         http: Option<std::net::SocketAddr>,
     },
+    /// A Kafka Connect-compatible worker: connectors managed through Connect's REST API.
+    Connect {
+        /// Worker settings (Connect's worker.properties, or JSON).
+        worker: PathBuf,
+        /// Connector JSON files to create at start (if not already known to the cluster).
+        connectors: Vec<PathBuf>,
+        /// Offsets in local files and connectors in memory, instead of Kafka's config, status
+        /// and offsets topics shared by the workers of group.id.
+        #[arg(long)]
+        standalone: bool,
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+        data_dir: PathBuf,
+    },
     /// See or move a connector's stored offsets (the connector must be stopped to change them).
     Offsets {
         #[command(subcommand)]
@@ -138,6 +151,7 @@ enum OffsetsCommand {
     },
 }
 
+mod connect_cmd;
 mod kafka_fed;
 mod offsets_cmd;
 mod prepare;
@@ -185,6 +199,12 @@ fn main() {
                 })
                 .await
             }
+            Command::Connect {
+                worker,
+                connectors,
+                standalone,
+                data_dir,
+            } => connect_cmd::run(&worker, &connectors, standalone, &data_dir).await,
             Command::Snapshot {
                 connector,
                 tables,

@@ -12,13 +12,13 @@ use crate::state::{HistoryAt, OffsetsAt};
 use crate::Prepared;
 
 /// The connector's offset storage.
-enum Store {
+pub(crate) enum Store {
     File(FileOffsetStore),
     Kafka(KafkaOffsetStore),
 }
 
 impl Store {
-    fn store(&mut self) -> &mut dyn OffsetStore {
+    pub(crate) fn store(&mut self) -> &mut dyn OffsetStore {
         match self {
             Store::File(s) => s,
             Store::Kafka(s) => s,
@@ -33,7 +33,7 @@ impl Store {
     }
 
     /// Removes the offset; `true` if there was one.
-    fn remove(&mut self, key: &OffsetKey) -> Result<bool> {
+    pub(crate) fn remove(&mut self, key: &OffsetKey) -> Result<bool> {
         Ok(match self {
             Store::File(s) => s.remove(key)?,
             Store::Kafka(s) => {
@@ -84,12 +84,9 @@ pub fn parse_time(spec: &str) -> Result<u32> {
         .with_context(|| format!("--timestamp {spec:?} is outside the binlog's time range"))
 }
 
-pub async fn run(p: Prepared, action: Action) -> Result<()> {
-    let key = OffsetKey {
-        connector: p.config.name.clone(),
-        server: p.mysql.topic_prefix.clone(),
-    };
-    let mut store = match &p.state.offsets {
+/// The offset storage of a prepared source connector.
+pub(crate) async fn open_store(p: &Prepared) -> Result<Store> {
+    Ok(match &p.state.offsets {
         OffsetsAt::File => Store::File(FileOffsetStore::open(&p.offsets)?),
         OffsetsAt::Kafka {
             topic,
@@ -103,7 +100,68 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
                     .await?,
             )
         }
+    })
+}
+
+/// Removes the offset and the schema history: (offset removed, history removed).
+pub(crate) async fn forget(
+    p: &Prepared,
+    store: &mut Store,
+    key: &OffsetKey,
+) -> Result<(bool, bool)> {
+    let removed = store.remove(key)?;
+    let history = match &p.state.history {
+        HistoryAt::File => {
+            let exists = p.history.exists();
+            if exists {
+                std::fs::remove_file(&p.history)
+                    .with_context(|| format!("cannot remove {}", p.history.display()))?;
+            }
+            exists
+        }
+        HistoryAt::Kafka { topic } => {
+            let kafka = p.state.kafka.as_ref().context("Kafka settings missing")?;
+            sluice_kafka::delete_topic(kafka, topic).await?
+        }
     };
+    Ok((removed, history))
+}
+
+/// `file:pos` validated on the server, as the position to resume from (with the GTID set of
+/// everything before it when known).
+pub(crate) async fn validated(
+    p: &Prepared,
+    file: &str,
+    pos: u64,
+    gtids: Option<&str>,
+) -> Result<Position> {
+    let server_id = sluice_mysql::admin::validate(&p.mysql, file, pos)
+        .await
+        .with_context(|| format!("connector {}: cannot move to {file}:{pos}", p.config.name))?;
+    Ok(Position::Binlog(BinlogPosition {
+        file: file.into(),
+        pos,
+        server_id,
+        gtids: gtids.map(Into::into),
+        ..Default::default()
+    }))
+}
+
+/// The first transaction after a MariaDB GTID position, as a position to resume from.
+pub(crate) async fn after_gtids(p: &Prepared, gtids: &str) -> Result<Position> {
+    let gtids = gtids.trim();
+    let at = sluice_mysql::seek::position_after_gtids(&p.mysql, gtids)
+        .await
+        .with_context(|| format!("connector {}", p.config.name))?;
+    validated(p, &at.file, at.pos, Some(gtids)).await
+}
+
+pub async fn run(p: Prepared, action: Action) -> Result<()> {
+    let key = OffsetKey {
+        connector: p.config.name.clone(),
+        server: p.mysql.topic_prefix.clone(),
+    };
+    let mut store = open_store(&p).await?;
     let current = store.store().load(&key)?;
     if let Action::Show { json } = action {
         return show(&p, &key, current, json, &store.describe()).await;
@@ -153,21 +211,7 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
             move_to(&p, &key, &mut store, current, file, pos, None).await
         }
         Action::Reset => {
-            let removed = store.remove(&key)?;
-            let history = match &p.state.history {
-                HistoryAt::File => {
-                    let exists = p.history.exists();
-                    if exists {
-                        std::fs::remove_file(&p.history)
-                            .with_context(|| format!("cannot remove {}", p.history.display()))?;
-                    }
-                    exists
-                }
-                HistoryAt::Kafka { topic } => {
-                    let kafka = p.state.kafka.as_ref().context("Kafka settings missing")?;
-                    sluice_kafka::delete_topic(kafka, topic).await?
-                }
-            };
+            let (removed, history) = forget(&p, &mut store, &key).await?;
             println!(
                 "{}: {}; schema history {}. On its next start the connector begins again per snapshot.mode.",
                 p.config.name,
@@ -190,16 +234,7 @@ async fn move_to(
     pos: u64,
     gtids: Option<String>,
 ) -> Result<()> {
-    let server_id = sluice_mysql::admin::validate(&p.mysql, &file, pos)
-        .await
-        .with_context(|| format!("connector {}: cannot move to {file}:{pos}", p.config.name))?;
-    let new = Position::Binlog(BinlogPosition {
-        file: file.as_str().into(),
-        pos,
-        server_id,
-        gtids: gtids.as_deref().map(Into::into),
-        ..Default::default()
-    });
+    let new = validated(p, &file, pos, gtids.as_deref()).await?;
     store.store().commit(key, &new)?;
     println!(
         "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start.",

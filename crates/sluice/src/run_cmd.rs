@@ -178,77 +178,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let mut tasks = Vec::new();
     for p in prepared {
         let shared = shared_sink.clone();
-        let mut stop = stop_rx.clone();
-        let health = Arc::new(SourceHealth::default());
-        let connector_metrics = metrics.connector(&p.config.name, Arc::clone(&health));
+        let stop = stop_rx.clone();
+        let metrics = Arc::clone(&metrics);
         let data_dir = data_dir.to_path_buf();
         tasks.push(tokio::spawn(async move {
-            let name = p.config.name.clone();
-            let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
-                format!(
-                    "connector {name} is already running (it holds {})",
-                    p.offsets.with_extension("lock").display()
-                )
-            })?;
-            let key = OffsetKey {
-                connector: name.clone(),
-                server: p.mysql.topic_prefix.clone(),
-            };
-            let errors = sinks::error_handler(&p.config, p.state.kafka.as_ref(), &data_dir).await?;
-            let (inner, txn_producer): (Box<dyn Sink>, _) = match shared {
-                Some(s) => (Box::new(Shared(s)), None),
-                None => {
-                    let kafka = p.state.kafka.clone().context("Kafka settings missing")?;
-                    let producer =
-                        KafkaProducer::new(&kafka).with_context(|| format!("connector {name}"))?;
-                    let txn = producer.is_transactional().then(|| Arc::clone(&producer));
-                    let no_worker = Default::default();
-                    let k =
-                        sluice_connect::converter::for_connector(&p.config.props, &no_worker, true)
-                            .with_context(|| format!("connector {name}: key.converter"))?;
-                    let v = sluice_connect::converter::for_connector(
-                        &p.config.props,
-                        &no_worker,
-                        false,
-                    )
-                    .with_context(|| format!("connector {name}: value.converter"))?;
-                    (
-                        Box::new(KafkaSink::new(kafka, producer, k, v, errors.clone())),
-                        txn,
-                    )
-                }
-            };
-            let sink: Box<dyn Sink> =
-                Box::new(TransformSink::new(sinks::chain(&p.config)?, errors, inner));
-            let sink = Arc::new(Mutex::new(sink));
-            let mut store = state::open_offsets(&p.state, &p.offsets, &key, txn_producer)
-                .await
-                .with_context(|| format!("connector {name}: offsets"))?;
-            let history = state::open_history(&p.state, &p.history)
-                .await
-                .with_context(|| format!("connector {name}: schema history"))?;
-            let offset = store.load(&key)?;
-            let source = MySqlSource::new(p.mysql, offset, history)
-                .health(health)
-                .exit_when_caught_up(exit_when_caught_up)
-                .max_batch(p.max_batch);
-            let shutdown = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            run_pipeline(
-                move |tx| source.run(tx),
-                PipelineSettings {
-                    queue_batches: p.queue_batches,
-                    commit_every: p.commit_every,
-                    metrics: connector_metrics,
-                },
-                sink,
-                store.as_mut(),
-                &key,
-                shutdown,
-            )
-            .await
-            .with_context(|| format!("connector {name}"))
+            run_source(p, shared, stop, exit_when_caught_up, &data_dir, &metrics).await
         }));
     }
     let result = join_all(tasks).await;
@@ -282,6 +216,80 @@ pub(crate) async fn join_all(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Runs one source connector until it ends, fails, or `stop` turns true: into `shared` (sink
+/// connectors or a line sink) or, without it, into Kafka.
+pub(crate) async fn run_source(
+    p: crate::Prepared,
+    shared: Option<Arc<Mutex<Box<dyn Sink>>>>,
+    mut stop: watch::Receiver<bool>,
+    exit_when_caught_up: bool,
+    data_dir: &Path,
+    metrics: &Arc<Metrics>,
+) -> Result<sluice_runtime::PipelineStats> {
+    let health = Arc::new(SourceHealth::default());
+    let connector_metrics = metrics.connector(&p.config.name, Arc::clone(&health));
+    let name = p.config.name.clone();
+    let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
+        format!(
+            "connector {name} is already running (it holds {})",
+            p.offsets.with_extension("lock").display()
+        )
+    })?;
+    let key = OffsetKey {
+        connector: name.clone(),
+        server: p.mysql.topic_prefix.clone(),
+    };
+    let errors = sinks::error_handler(&p.config, p.state.kafka.as_ref(), data_dir).await?;
+    let (inner, txn_producer): (Box<dyn Sink>, _) = match shared {
+        Some(s) => (Box::new(Shared(s)), None),
+        None => {
+            let kafka = p.state.kafka.clone().context("Kafka settings missing")?;
+            let producer =
+                KafkaProducer::new(&kafka).with_context(|| format!("connector {name}"))?;
+            let txn = producer.is_transactional().then(|| Arc::clone(&producer));
+            let no_worker = Default::default();
+            let k = sluice_connect::converter::for_connector(&p.config.props, &no_worker, true)
+                .with_context(|| format!("connector {name}: key.converter"))?;
+            let v = sluice_connect::converter::for_connector(&p.config.props, &no_worker, false)
+                .with_context(|| format!("connector {name}: value.converter"))?;
+            (
+                Box::new(KafkaSink::new(kafka, producer, k, v, errors.clone())),
+                txn,
+            )
+        }
+    };
+    let sink: Box<dyn Sink> = Box::new(TransformSink::new(sinks::chain(&p.config)?, errors, inner));
+    let sink = Arc::new(Mutex::new(sink));
+    let mut store = state::open_offsets(&p.state, &p.offsets, &key, txn_producer)
+        .await
+        .with_context(|| format!("connector {name}: offsets"))?;
+    let history = state::open_history(&p.state, &p.history)
+        .await
+        .with_context(|| format!("connector {name}: schema history"))?;
+    let offset = store.load(&key)?;
+    let source = MySqlSource::new(p.mysql, offset, history)
+        .health(health)
+        .exit_when_caught_up(exit_when_caught_up)
+        .max_batch(p.max_batch);
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    run_pipeline(
+        move |tx| source.run(tx),
+        PipelineSettings {
+            queue_batches: p.queue_batches,
+            commit_every: p.commit_every,
+            metrics: connector_metrics,
+        },
+        sink,
+        store.as_mut(),
+        &key,
+        shutdown,
+    )
+    .await
+    .with_context(|| format!("connector {name}"))
 }
 
 pub(crate) async fn wait_for_signal() {

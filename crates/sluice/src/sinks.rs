@@ -41,6 +41,24 @@ pub fn kafka_of(config: &ConnectorConfig) -> Result<Option<KafkaConfig>> {
         .with_context(|| format!("connector {}", config.name))
 }
 
+/// Checks a sink connector's config without connecting anywhere.
+pub fn check(config: &ConnectorConfig) -> Result<()> {
+    let name = &config.name;
+    Topics::from_properties(&config.props).map_err(|e| anyhow!("connector {name}: {e}"))?;
+    ErrorPolicy::from_properties(&config.props).map_err(|e| anyhow!("connector {name}: {e}"))?;
+    chain(config)?;
+    match config.kind {
+        Kind::Sink(SinkKind::Elasticsearch) => {
+            ElasticsearchConfig::from_properties(name, &config.props).map(|_| ())
+        }
+        Kind::Sink(SinkKind::Jdbc) => {
+            sluice_jdbc::JdbcSinkConfig::from_properties(name, &config.props).map(|_| ())
+        }
+        Kind::Source(_) => Err("not a sink connector".into()),
+    }
+    .map_err(|e| anyhow!("connector {name}: {e}"))
+}
+
 /// A sink connector: its topics, and the sink behind its transforms.
 pub async fn build(config: &ConnectorConfig, data_dir: &Path) -> Result<(Topics, Box<dyn Sink>)> {
     let name = &config.name;

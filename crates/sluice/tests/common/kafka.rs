@@ -109,6 +109,7 @@ pub struct Record {
     pub key_bytes: Vec<u8>,
     pub key: Value,
     pub value: Value,
+    pub headers: Vec<(String, String)>,
 }
 
 pub fn consume(bootstrap: &str, topics: &[&str], read_committed: bool) -> Vec<Record> {
@@ -165,9 +166,29 @@ fn consume_topic(bootstrap: &str, topic: &str, read_committed: bool) -> Vec<Reco
             Some(Ok(m)) => {
                 done.remove(&m.partition());
                 let parse = |b: Option<&[u8]>| {
-                    b.map_or(Value::Null, |b| serde_json::from_slice(b).unwrap())
+                    b.map_or(Value::Null, |b| {
+                        serde_json::from_slice(b).unwrap_or_else(|_| {
+                            Value::String(String::from_utf8_lossy(b).into_owned())
+                        })
+                    })
                 };
+                use rdkafka::message::Headers;
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_string(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 out.push(Record {
+                    headers,
                     topic: m.topic().to_string(),
                     partition: m.partition(),
                     offset: m.offset(),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod connect;
 pub mod kafka;
 pub mod postgres;
 pub mod proxy;
