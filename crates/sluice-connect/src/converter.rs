@@ -6,6 +6,7 @@
 //! | `org.apache.kafka.connect.json.JsonConverter` | [`crate::json`] (`schemas.enable`, `decimal.format`) | [`crate::json_read`] |
 //! | `org.apache.kafka.connect.storage.StringConverter` | the value's text (Java `toString`) | an optional string |
 //! | `org.apache.kafka.connect.converters.ByteArrayConverter` | bytes as they are | optional bytes |
+//! | `io.confluent.connect.avro.AvroConverter` | [`crate::avro`]: Confluent wire format, Schema Registry | same |
 //!
 //! A converter's settings are the properties after its prefix (`value.converter.schemas.enable`
 //! → `schemas.enable`), with the connector's own `key.converter`/`value.converter` overriding
@@ -235,6 +236,7 @@ pub const CONVERTER_CLASSES: &[&str] = &[
     "org.apache.kafka.connect.json.JsonConverter",
     "org.apache.kafka.connect.storage.StringConverter",
     "org.apache.kafka.connect.converters.ByteArrayConverter",
+    "io.confluent.connect.avro.AvroConverter",
 ];
 
 /// Builds the converter named `class` from its settings (`props` without the prefix).
@@ -253,7 +255,6 @@ pub fn build(
             ))),
         }
     };
-    let _ = is_key;
     match class.trim() {
         "org.apache.kafka.connect.json.JsonConverter" | "JsonConverter" | "json" => {
             let decimal_format = match props.get("decimal.format").map(|v| v.trim()) {
@@ -283,6 +284,10 @@ pub fn build(
         }
         "org.apache.kafka.connect.converters.ByteArrayConverter" | "ByteArrayConverter" => {
             Ok(Box::new(ByteArrayConverter))
+        }
+        "io.confluent.connect.avro.AvroConverter" | "AvroConverter" | "avro" => {
+            let cfg = crate::avro::AvroConfig::from_properties(props, is_key)?;
+            Ok(Box::new(crate::avro::AvroConverter::new(cfg, is_key)))
         }
         other => Err(ConvertError::Config(format!(
             "unknown converter class {other:?}; sluice provides: {}",

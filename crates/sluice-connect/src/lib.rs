@@ -4,9 +4,12 @@
 //!   byte (compact JSON, `schemas.enable` true/false, `decimal.format` BASE64/NUMERIC);
 //!   [`json_read`] is its `toConnectData`.
 //! * [`converter`]: the [`Converter`] trait and the converters by class name
-//!   (`JsonConverter`, `StringConverter`, `ByteArrayConverter`).
+//!   (`JsonConverter`, `StringConverter`, `ByteArrayConverter`, `AvroConverter`).
+//! * [`avro`]: Confluent's `AvroConverter` — `AvroData`'s schema mapping, the wire format and a
+//!   Schema Registry client.
 //! * [`transforms`]: Kafka Connect's and Debezium's single message transforms and predicates.
 
+pub mod avro;
 pub mod converter;
 mod jnum;
 pub mod json;

@@ -174,8 +174,13 @@ impl SchemaBuilder {
         self.schema.doc = Some(doc.into());
         self
     }
+    /// Sets a parameter; a key set again keeps its place (Java's `LinkedHashMap.put`).
     pub fn parameter(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.schema.parameters.push((key.into(), value.into()));
+        let (key, value) = (key.into(), value.into());
+        match self.schema.parameters.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.schema.parameters.push((key, value)),
+        }
         self
     }
     pub fn default_value(mut self, value: Value) -> Self {

@@ -27,8 +27,8 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use sluice_connect::Converter;
 use sluice_core::traits::OffsetStoreError;
 use sluice_core::{
-    ChangeEvent, ErrantReporter, Failure, KafkaPosition, OffsetKey, OffsetStore, Position,
-    RawRecord, SourceMessage, Stage,
+    ChangeEvent, ErrantReporter, ErrorClass, Failure, KafkaPosition, OffsetKey, OffsetStore,
+    Position, RawRecord, Retryable, SourceMessage, Stage,
 };
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -184,6 +184,14 @@ impl KafkaFeed {
                 position,
                 timestamp,
             })),
+            Err((_, e)) if e.class() == ErrorClass::Retryable => {
+                // a schema registry that does not answer: not the record's fault — the task
+                // fails retryably and is restarted, the record read again
+                Err(KafkaError::Read {
+                    topic: m.topic().to_string(),
+                    message: e.to_string(),
+                })
+            }
             Err((stage, e)) => {
                 let bare = ChangeEvent {
                     topic,

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sluice_connect::Converter;
-use sluice_core::{ChangeEvent, ErrantReporter, Failure, Sink, SinkError, Stage};
+use sluice_core::{
+    ChangeEvent, ErrantReporter, ErrorClass, Failure, Retryable, Sink, SinkError, Stage,
+};
 
 use crate::{ensure_topic, KafkaConfig, KafkaError, KafkaProducer, TopicSpec};
 
@@ -93,6 +95,10 @@ impl Sink for KafkaSink {
                 });
             let (has_key, has_value) = match converted {
                 Ok(kv) => kv,
+                // a schema registry that does not answer: retried, never set aside
+                Err((_, e)) if e.class() == ErrorClass::Retryable => {
+                    return Err(SinkError::Unavailable(e.to_string()))
+                }
                 Err((stage, e)) => {
                     self.errors.report(
                         ev,

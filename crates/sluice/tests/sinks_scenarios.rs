@@ -180,7 +180,15 @@ fn seed_scenario(path: Path) {
     );
     let sink = work.write_connector(
         "es.json",
-        &es_connector(&es, "es", "test.app.items", &[("batch.size", "3000")]),
+        &es_connector(
+            &es,
+            "es",
+            "test.app.items",
+            // noida-db applies a delete in time linear in the index size (~270/s at 100k
+            // documents), so one 3000-document bulk can take tens of seconds to answer: the
+            // socket read timeout is raised the way an operator would for a slow cluster.
+            &[("batch.size", "3000"), ("read.timeout.ms", "300000")],
+        ),
     );
     let jdbc = work.write_connector(
         "pg.json",

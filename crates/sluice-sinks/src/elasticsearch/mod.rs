@@ -298,6 +298,21 @@ impl Sink for ElasticsearchSink {
     }
 }
 
+/// An error with its causes ("error sending request: operation timed out").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// The HTTP side: one client, several base URLs (tried in turn on connection errors).
 struct Http {
     client: reqwest::Client,
@@ -310,7 +325,9 @@ impl Http {
     fn new(cfg: &ElasticsearchConfig) -> Result<Http, SinkError> {
         let client = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.read_timeout.max(Duration::from_secs(1)) * 10)
+            // Confluent's read.timeout.ms is a socket read timeout: the longest wait for the
+            // next bytes of a response (a bulk request answers only once it is applied).
+            .read_timeout(cfg.read_timeout.max(Duration::from_millis(1)))
             .pool_max_idle_per_host(cfg.max_in_flight)
             .build()
             .map_err(|e| SinkError::Unavailable(format!("HTTP client: {e}")))?;
@@ -361,14 +378,13 @@ impl Http {
             match req.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let text = resp
-                        .text()
-                        .await
-                        .map_err(|e| (true, format!("{url}: reading the response: {e}")))?;
+                    let text = resp.text().await.map_err(|e| {
+                        (true, format!("{url}: reading the response: {}", chain(&e)))
+                    })?;
                     return Ok((status, text));
                 }
                 Err(e) => {
-                    last = format!("{url}: {e}");
+                    last = format!("{url}: {}", chain(&e));
                     self.next
                         .store((start + i + 1) % self.urls.len(), Ordering::Relaxed);
                 }

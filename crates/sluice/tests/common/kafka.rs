@@ -109,6 +109,7 @@ pub struct Record {
     pub key_bytes: Vec<u8>,
     pub key: Value,
     pub value: Value,
+    pub value_bytes: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -195,6 +196,7 @@ fn consume_topic(bootstrap: &str, topic: &str, read_committed: bool) -> Vec<Reco
                     key_bytes: m.key().unwrap_or_default().to_vec(),
                     key: parse(m.key()),
                     value: parse(m.payload()),
+                    value_bytes: m.payload().map(<[u8]>::to_vec),
                 });
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {

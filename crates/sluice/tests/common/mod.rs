@@ -12,6 +12,7 @@ pub mod connect;
 pub mod kafka;
 pub mod postgres;
 pub mod proxy;
+pub mod registry;
 pub mod search;
 
 pub fn repo_root() -> PathBuf {

@@ -1,0 +1,120 @@
+//! A private Schema Registry (rivven-schema, scripts/registry.sh) and the Python reader of
+//! `tests/python/read_topics.py` (confluent-kafka's AvroDeserializer).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{free_port, repo_root};
+
+pub struct Registry {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-sr-")
+            .tempdir()
+            .unwrap();
+        let port = free_port();
+        let out = Command::new(repo_root().join("scripts/registry.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .arg(port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "schema registry did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Registry { dir, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let req = ureq::request(method, &format!("{}{path}", self.url()))
+            .set("Content-Type", "application/vnd.schemaregistry.v1+json");
+        let resp = match body {
+            Some(b) => req.send_string(&b.to_string()),
+            None => req.call(),
+        };
+        let (status, text) = match resp {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        self.call("GET", path, None).1
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/registry.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// Topics read by Python (`avro:<topic>` or `json:<topic>`): topic → records.
+pub fn python_read(bootstrap: &str, registry: &Registry, specs: &[&str]) -> Value {
+    let py = Command::new(repo_root().join("scripts/registry.sh"))
+        .arg("python")
+        .output()
+        .unwrap();
+    let py = String::from_utf8(py.stdout).unwrap().trim().to_string();
+    let out = Command::new(py)
+        .arg(repo_root().join("crates/sluice/tests/python/read_topics.py"))
+        .arg(bootstrap)
+        .arg(registry.url())
+        .args(specs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python reader failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Each record (Confluent wire format) read by fastavro with its writer schema and the
+/// registry's schema `reader_id` as reader: `{"ok": value}` or `{"error": …}` per record.
+pub fn python_resolve(registry: &Registry, reader_id: u64, records: &[Vec<u8>]) -> Vec<Value> {
+    let py = Command::new(repo_root().join("scripts/registry.sh"))
+        .arg("python")
+        .output()
+        .unwrap();
+    let py = String::from_utf8(py.stdout).unwrap().trim().to_string();
+    let hex: Vec<String> = records
+        .iter()
+        .map(|r| r.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    let out = Command::new(py)
+        .arg(repo_root().join("crates/sluice/tests/python/resolve.py"))
+        .arg(registry.url())
+        .arg(reader_id.to_string())
+        .args(&hex)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python resolver failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap()
+}

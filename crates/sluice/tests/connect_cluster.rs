@@ -1,0 +1,225 @@
+//! `sluice connect` with Kafka: a poison record set aside in a dead letter queue topic with
+//! Connect's context headers (or the task failing with its trace in the status), and two
+//! distributed workers in one group handing connectors over when one dies.
+
+mod common;
+
+use std::time::Duration;
+
+use common::connect::ConnectWorker;
+use common::kafka::{Broker, Kind};
+use common::postgres::Pg;
+use common::search::Search;
+use common::{wait_until, Maria, Work};
+use serde_json::{json, Value};
+
+fn props(broker: &Broker, extra: &str) -> String {
+    format!(
+        "bootstrap.servers={}\nkey.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n{extra}",
+        broker.bootstrap()
+    )
+}
+
+fn es_sink(es: &Search, name: &str, extra: &[(&str, &str)]) -> Value {
+    let mut c = json!({
+        "connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+        "topics": "test.app.t", "connection.url": es.url(), "key.ignore": "false",
+        "behavior.on.null.values": "delete",
+        "transforms": "extractKey,unwrap,cast",
+        "transforms.extractKey.type": "org.apache.kafka.connect.transforms.ExtractField$Key",
+        "transforms.extractKey.field": "id",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "transforms.cast.type": "org.apache.kafka.connect.transforms.Cast$Value",
+        "transforms.cast.spec": "code:int32",
+    });
+    for (k, v) in extra {
+        c[*k] = json!(v);
+    }
+    json!({"name": name, "config": c})
+}
+
+#[test]
+fn a_poison_record_goes_to_the_dead_letter_queue_and_the_pipeline_goes_on() {
+    let db = Maria::start();
+    db.sql("CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, code VARCHAR(10));");
+    let broker = Broker::start(Kind::Noida);
+    let es = Search::start();
+    let work = Work::new();
+    let w = ConnectWorker::start(work.dir.path(), "w", &props(&broker, ""), true);
+    let source = db.connector("src", &[("table.include.list", "app.t")]);
+    assert_eq!(w.call("POST", "/connectors", Some(&source)).0, 201);
+    w.wait_state("src", "RUNNING", Duration::from_secs(60));
+    db.sql("INSERT INTO app.t VALUES (1, '10'), (2, 'ten'), (3, '30')");
+    let tolerant = es_sink(
+        &es,
+        "es-tolerant",
+        &[
+            ("errors.tolerance", "all"),
+            ("errors.log.enable", "true"),
+            ("errors.deadletterqueue.topic.name", "dlq-es"),
+            ("errors.deadletterqueue.topic.replication.factor", "1"),
+            ("errors.deadletterqueue.context.headers.enable", "true"),
+        ],
+    );
+    assert_eq!(w.call("POST", "/connectors", Some(&tolerant)).0, 201);
+    assert!(
+        wait_until(Duration::from_secs(90), || es.docs("test.app.t").len() == 2),
+        "the records that cast go through: {:?}",
+        es.docs("test.app.t")
+    );
+    assert_eq!(es.docs("test.app.t")["3"]["code"], 30, "cast to an integer");
+    let dlq = broker.consume(&["dlq-es"], false);
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    let h = |k: &str| {
+        dlq[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("header {k} missing: {:?}", dlq[0].headers))
+    };
+    assert_eq!(h("__connect.errors.topic"), "test.app.t");
+    assert_eq!(h("__connect.errors.partition"), "0");
+    assert!(h("__connect.errors.offset").parse::<i64>().is_ok());
+    assert_eq!(h("__connect.errors.connector.name"), "es-tolerant");
+    assert_eq!(h("__connect.errors.task.id"), "0");
+    assert_eq!(h("__connect.errors.stage"), "TRANSFORMATION");
+    assert_eq!(
+        h("__connect.errors.class.name"),
+        "org.apache.kafka.connect.transforms.Cast$Value"
+    );
+    assert_eq!(
+        h("__connect.errors.exception.class.name"),
+        "org.apache.kafka.connect.errors.DataException"
+    );
+    assert!(h("__connect.errors.exception.message").contains("ten"));
+    assert_eq!(
+        dlq[0].value["payload"]["after"]["code"], "ten",
+        "the record as it was consumed"
+    );
+    assert_eq!(
+        w.call("GET", "/connectors/es-tolerant/status", None).1["tasks"][0]["state"],
+        "RUNNING"
+    );
+
+    // errors.tolerance=none: the task fails and says why
+    let strict = es_sink(&es, "es-strict", &[]);
+    assert_eq!(w.call("POST", "/connectors", Some(&strict)).0, 201);
+    let status = w.wait_state("es-strict", "FAILED", Duration::from_secs(60));
+    let trace = status["tasks"][0]["trace"].as_str().unwrap();
+    assert!(
+        trace.contains("Cast$Value") && trace.contains("errors.tolerance"),
+        "{trace}"
+    );
+}
+
+/// `id → v` of `t` in PostgreSQL.
+fn pg_rows(pg: &Pg) -> Vec<(i64, i64)> {
+    pg.try_sql("SELECT id, v FROM t ORDER BY id")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (a, b) = l.split_once('\t').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn two_workers_share_connectors_and_one_takes_over_when_the_other_dies() {
+    let db = Maria::start();
+    db.sql("CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);");
+    // tansu: its group coordinator notices a killed member (noida-db's does not)
+    let broker = Broker::start(Kind::Tansu);
+    let pg = Pg::start();
+    let work = Work::new();
+    let cluster = props(&broker, "group.id=sluice-cluster\nconfig.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n");
+    let mut workers = [
+        ConnectWorker::start(work.dir.path(), "a", &cluster, false),
+        ConnectWorker::start(work.dir.path(), "b", &cluster, false),
+    ];
+    let source = db.connector(
+        "src",
+        &[
+            ("table.include.list", "app.t"),
+            ("snapshot.mode", "initial"),
+        ],
+    );
+    let sink = json!({"name": "pg", "config": {
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "connection.url": pg.jdbc_url(), "topics": "test.app.t", "insert.mode": "upsert",
+        "primary.key.mode": "record_key", "delete.enabled": "true", "schema.evolution": "basic",
+        "table.name.format": "t"}});
+    assert_eq!(workers[0].call("POST", "/connectors", Some(&source)).0, 201);
+    assert_eq!(
+        workers[1].call("POST", "/connectors", Some(&sink)).0,
+        201,
+        "any worker takes REST calls"
+    );
+    for w in &workers {
+        assert_eq!(
+            w.call("GET", "/connectors", None)
+                .1
+                .as_array()
+                .map(Vec::len),
+            Some(2),
+            "both workers see both connectors"
+        );
+    }
+    let running_on = |w: &ConnectWorker, name: &str| -> Option<String> {
+        let s = w.call("GET", &format!("/connectors/{name}/status"), None).1;
+        (s["tasks"][0]["state"] == "RUNNING").then(|| {
+            s["tasks"][0]["worker_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+    };
+    assert!(wait_until(Duration::from_secs(90), || running_on(
+        &workers[0],
+        "src"
+    )
+    .is_some()
+        && running_on(&workers[0], "pg").is_some()));
+    db.sql("USE app; INSERT INTO t SELECT seq, seq FROM seq_1_to_2000;");
+    assert!(
+        wait_until(Duration::from_secs(90), || pg_rows(&pg).len() == 2000),
+        "{} rows",
+        pg_rows(&pg).len()
+    );
+
+    // kill -9 the worker that runs the source
+    let src_worker = running_on(&workers[0], "src").unwrap();
+    let (dead, alive) = if src_worker == format!("127.0.0.1:{}", workers[0].port) {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    workers[dead].kill("-KILL");
+    db.sql("USE app; UPDATE t SET v = -v WHERE id <= 500; DELETE FROM t WHERE id > 1500; INSERT INTO t SELECT seq, seq FROM seq_3001_to_3500;");
+    let alive_id = format!("127.0.0.1:{}", workers[alive].port);
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            running_on(&workers[alive], "src").as_deref() == Some(alive_id.as_str())
+                && running_on(&workers[alive], "pg").as_deref() == Some(alive_id.as_str())
+        }),
+        "the connectors moved to the surviving worker: {} / {}",
+        workers[alive].call("GET", "/connectors/src/status", None).1,
+        workers[alive].call("GET", "/connectors/pg/status", None).1
+    );
+    let want: Vec<(i64, i64)> = db
+        .sql("SELECT id, v FROM app.t ORDER BY id")
+        .lines()
+        .map(|l| {
+            let (a, b) = l.split_once('\t').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(want.len(), 2000);
+    assert!(
+        wait_until(Duration::from_secs(120), || pg_rows(&pg) == want),
+        "PostgreSQL converged after the takeover ({} rows)",
+        pg_rows(&pg).len()
+    );
+}
