@@ -22,12 +22,15 @@
 #   snapshot-null SNAPSHOT_ROWS rows (default 1,000,000) read by the initial snapshot
 #                 (snapshot.mode=initial_only), serialized, discarded; once per reader count in
 #                 SNAPSHOT_THREADS (snapshot.max.threads, default "1 2 4"; -tN in the name)
+#   catchup-kafka-avro  same with Avro keys and values (io.confluent.connect.avro.AvroConverter,
+#                 a rivven-schema registry, scripts/registry.sh), then the bytes per record of
+#                 the JSON-with-schema and the Avro topics (bench/record_sizes.py)
 #   sinks-pg      the catch-up range (ROWS inserts) into the JDBC sink (PostgreSQL 15,
 #                 scripts/postgres.sh; upsert by key, ExtractNewRecordState, auto.create), in one
 #                 process; target_cpu_s = the PostgreSQL server's CPU for the run
 #   sinks-es      same into the Elasticsearch sink (noida-db's Elasticsearch API,
 #                 scripts/search.sh), external versions; target_cpu_s = the search server's CPU
-#   MODES         which groups to run (default "catchup kafka live snapshot sinks")
+#   MODES         which groups to run (default "catchup kafka avro live snapshot sinks")
 # Prints one line per run: events, seconds, eps, cpu_s (user+sys of the sluice process),
 # us_per_event (CPU), peak_rss_mb. Servers are private (scripts/mariadb.sh) on 127.0.0.1.
 set -euo pipefail
@@ -37,7 +40,7 @@ ROWS=${ROWS:-200000}
 SNAPSHOT_ROWS=${SNAPSHOT_ROWS:-1000000}
 BATCH_ROWS=${BATCH_ROWS:-10000}
 RUNS=${RUNS:-3}
-MODES=${MODES:-catchup kafka live snapshot sinks}
+MODES=${MODES:-catchup kafka avro live snapshot sinks}
 SNAPSHOT_THREADS=${SNAPSHOT_THREADS:-1 2 4}
 PORT=${BENCH_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33390)}
 ANCHOR=0; SMOKE=0
@@ -52,12 +55,14 @@ SLUICE=${SLUICE:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sluice}
 [ -x "$SLUICE" ] || (cd "$ROOT" && cargo build --release -p sluice >&2)
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+chmod 711 "$WORK"   # the PostgreSQL cluster below runs as the postgres user
 DB=$WORK/mariadb
 cleanup() {
   "$ROOT/scripts/mariadb.sh" stop "$DB" >/dev/null 2>&1 || true
   "$ROOT/scripts/kafka.sh" stop "$WORK/kafka" >/dev/null 2>&1 || true
   "$ROOT/scripts/postgres.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
   "$ROOT/scripts/search.sh" stop "$WORK/es" >/dev/null 2>&1 || true
+  "$ROOT/scripts/registry.sh" stop "$WORK/registry" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -106,13 +111,14 @@ exec > >(tee "$RESULTS") # every result line is also kept for the summary
 mode() { [[ " $MODES " == *" $1 "* ]]; }
 
 # ---- catch-up modes: the same binlog range is read RUNS times per sink
-if mode catchup || mode kafka; then
+if mode catchup || mode kafka || mode avro; then
 reset_table
 W=$WORK/catchup; mkdir -p "$W"; connector "$W"
 "$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null
 cp "$W/d/offsets/bench.json" "$W/start.json"
 insert_rows
 for sink in null file; do
+  mode catchup || continue
   for ((r = 1; r <= RUNS; r++)); do
     cp "$W/start.json" "$W/d/offsets/bench.json"; rm -f "$W/out.jsonl"
     spec=null; [ $sink = file ] && spec=file:$W/out.jsonl
@@ -131,7 +137,7 @@ done
 fi
 
 # ---- catch-up into Kafka: the same binlog range, offsets in the file so every run starts alike
-if mode kafka; then
+if mode kafka || mode avro; then
 KPORT=$("$ROOT/scripts/mariadb.sh" free-port 39092)
 "$ROOT/scripts/kafka.sh" start noida "$WORK/kafka" "$KPORT" >&2
 BROKER_PID=$(cat "$WORK/kafka/broker.pid")
@@ -149,8 +155,10 @@ kafka_run() { # mode data-dir: one measured run of $W/c.json into the broker, re
 }
 # each run into fresh topics (topic.prefix benchN): the broker slows down as a topic grows, which
 # would otherwise make later runs measure the broker's history rather than this run
+FILE_OFFSETS='"offset.storage":"org.apache.kafka.connect.storage.FileOffsetBackingStore"'
+if mode kafka; then
 for ((r = 1; r <= RUNS; r++)); do
-  connector "$W" no_data "\"offset.storage\":\"org.apache.kafka.connect.storage.FileOffsetBackingStore\"${KAFKA_PROPS:+,$KAFKA_PROPS}" "bench$r"
+  connector "$W" no_data "$FILE_OFFSETS${KAFKA_PROPS:+,$KAFKA_PROPS}" "bench$r"
   sed "s/\"server\": *\"bench\"/\"server\": \"bench$r\"/" "$W/start.json" > "$W/d/offsets/bench.json"
   kafka_run catchup-kafka "$W/d"
 done
@@ -160,6 +168,24 @@ for ((r = 1; r <= RUNS; r++)); do
   "$SLUICE" offsets set "$W/c.json" --binlog "$START" --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/eos" >/dev/null
   kafka_run catchup-kafka-eos "$W/eos"
 done
+fi
+if mode avro; then
+  RPORT=$("$ROOT/scripts/mariadb.sh" free-port 38081)
+  "$ROOT/scripts/registry.sh" start "$WORK/registry" "$RPORT" >&2
+  AVRO="\"key.converter\":\"io.confluent.connect.avro.AvroConverter\",\"key.converter.schema.registry.url\":\"http://127.0.0.1:$RPORT\",\"value.converter\":\"io.confluent.connect.avro.AvroConverter\",\"value.converter.schema.registry.url\":\"http://127.0.0.1:$RPORT\""
+  for ((r = 1; r <= RUNS; r++)); do
+    connector "$W" no_data "$FILE_OFFSETS,$AVRO" "avro$r"
+    sed "s/\"server\": *\"bench\"/\"server\": \"avro$r\"/" "$W/start.json" > "$W/d/offsets/bench.json"
+    kafka_run catchup-kafka-avro "$W/d"
+  done
+  # one JSON-with-schema run into topics of its own, to compare record sizes
+  connector "$W" no_data "$FILE_OFFSETS" "jsize"
+  sed "s/\"server\": *\"bench\"/\"server\": \"jsize\"/" "$W/start.json" > "$W/d/offsets/bench.json"
+  "$SLUICE" run "$W/c.json" --sink "kafka:127.0.0.1:$KPORT" --data-dir "$W/d" --exit-when-caught-up 2>/dev/null
+  "$("$ROOT/scripts/registry.sh" python)" "$ROOT/bench/record_sizes.py" "127.0.0.1:$KPORT" \
+    jsize.benchdb.bench avro1.benchdb.bench
+  "$ROOT/scripts/registry.sh" stop "$WORK/registry" >&2
+fi
 "$ROOT/scripts/kafka.sh" stop "$WORK/kafka" >&2
 fi
 
@@ -238,10 +264,10 @@ cat > "$W/es.json" <<JSON
 JSON
 PG_PID=$(head -n 1 "$WORK/pg/data/postmaster.pid")
 ES_PID=$(cat "$WORK/es/search.pid")
-for target in pg es; do
+for target in ${SINK_TARGETS:-pg es}; do
   for ((r = 1; r <= RUNS; r++)); do
     if [ $target = pg ]; then
-      "$ROOT/scripts/postgres.sh" sql "$WORK/pg" -q -c "DROP TABLE IF EXISTS bench" >/dev/null; tpid=$PG_PID
+      "$ROOT/scripts/postgres.sh" sql "$WORK/pg" -q -c "DROP TABLE IF EXISTS bench" >/dev/null 2>&1; tpid=$PG_PID
     else
       curl -s -X DELETE "http://127.0.0.1:$ESPORT/bench.benchdb.bench" >/dev/null || true; tpid=$ES_PID
     fi

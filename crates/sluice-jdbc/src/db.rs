@@ -78,6 +78,25 @@ macro_rules! bind_all {
                 Param::Null => q.bind(None::<String>),
                 Param::Text(t) => q.bind(t.as_str()),
                 Param::Bytes(b) => q.bind(b.as_slice()),
+                Param::TextArray(_) | Param::BytesArray(_) => {
+                    unreachable!("array parameters are only built for PostgreSQL")
+                }
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! bind_pg {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for p in $params {
+            q = match p {
+                Param::Null => q.bind(None::<String>),
+                Param::Text(t) => q.bind(t.as_str()),
+                Param::Bytes(b) => q.bind(b.as_slice()),
+                Param::TextArray(a) => q.bind(a.as_slice()),
+                Param::BytesArray(a) => q.bind(a.as_slice()),
             };
         }
         q
@@ -190,7 +209,7 @@ impl Tx {
 
     async fn exec_inner(&mut self, sql: &str, params: &[Param]) -> Result<u64, JdbcError> {
         let r = match self {
-            Tx::Pg(t) => bind_all!(sqlx::query(sql), params)
+            Tx::Pg(t) => bind_pg!(sqlx::query(sql), params)
                 .execute(&mut **t)
                 .await
                 .map(|r| r.rows_affected()),

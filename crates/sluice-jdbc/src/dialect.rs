@@ -19,6 +19,10 @@ pub enum Param {
     Null,
     Text(String),
     Bytes(Vec<u8>),
+    /// A PostgreSQL `text[]` (one column of a batch, for `UNNEST`).
+    TextArray(Vec<Option<String>>),
+    /// A PostgreSQL `bytea[]`.
+    BytesArray(Vec<Option<Vec<u8>>>),
 }
 
 const NANO_TIMESTAMP: &str = "io.debezium.time.NanoTimestamp";

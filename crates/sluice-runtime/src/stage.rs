@@ -150,6 +150,11 @@ impl Sink for FanOut {
             }
         }
         for (topics, sink) in &mut self.sinks {
+            if events.iter().all(|e| topics.matches(&e.topic)) {
+                // the whole batch is this sink's (one sink, or sinks of every topic): no copy
+                sink.write(events).await?;
+                continue;
+            }
             self.part.clear();
             self.part
                 .extend(events.iter().filter(|e| topics.matches(&e.topic)).cloned());

@@ -50,21 +50,32 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn mismatch(s: &Schema, v: &Value, path: &str) -> ConvertError {
+fn mismatch(s: &Schema, v: &Value) -> ConvertError {
     ConvertError::Data(format!(
-        "{}: a {} value does not fit the schema type {}",
-        if path.is_empty() { "value" } else { path },
+        "value: a {} value does not fit the schema type {}",
         kind(v),
         s.ty.json_name()
     ))
 }
 
-/// Appends the Avro binary encoding of `v` (of schema `s`).
-pub fn encode(s: &Schema, v: &Value, out: &mut Vec<u8>) -> Result<(), ConvertError> {
-    write(s, v, out, "")
+/// An error about a value inside field `name`, as seen from the enclosing struct
+/// (`value: …` becomes `name: …`, `inner: …` becomes `name.inner: …`).
+fn in_field(e: ConvertError, name: &str) -> ConvertError {
+    match e {
+        ConvertError::Data(m) => ConvertError::Data(match m.strip_prefix("value: ") {
+            Some(rest) => format!("{name}: {rest}"),
+            None => format!("{name}.{m}"),
+        }),
+        other => other,
+    }
 }
 
-fn write(s: &Schema, v: &Value, out: &mut Vec<u8>, path: &str) -> Result<(), ConvertError> {
+/// Appends the Avro binary encoding of `v` (of schema `s`).
+pub fn encode(s: &Schema, v: &Value, out: &mut Vec<u8>) -> Result<(), ConvertError> {
+    write(s, v, out)
+}
+
+fn write(s: &Schema, v: &Value, out: &mut Vec<u8>) -> Result<(), ConvertError> {
     let v = match (v, &s.default) {
         (Value::Null, Some(d)) if !s.optional => d,
         _ => v,
@@ -78,8 +89,7 @@ fn write(s: &Schema, v: &Value, out: &mut Vec<u8>, path: &str) -> Result<(), Con
         }
     } else if v.is_null() {
         return Err(ConvertError::Data(format!(
-            "{}: null for a required {} schema",
-            if path.is_empty() { "value" } else { path },
+            "value: null for a required {} schema",
             s.ty.json_name()
         )));
     }
@@ -101,11 +111,11 @@ fn write(s: &Schema, v: &Value, out: &mut Vec<u8>, path: &str) -> Result<(), Con
         (SchemaType::Bytes, Value::Bytes(b)) => bytes(out, b),
         (SchemaType::Bytes, Value::Decimal(d)) => bytes(out, &d.unscaled),
         (SchemaType::Array, Value::Array(items)) => {
-            let item = s.items.as_deref().ok_or_else(|| mismatch(s, v, path))?;
+            let item = s.items.as_deref().ok_or_else(|| mismatch(s, v))?;
             if !items.is_empty() {
                 long(out, items.len() as i64);
                 for i in items {
-                    write(item, i, out, path)?;
+                    write(item, i, out)?;
                 }
             }
             out.push(0);
@@ -113,15 +123,15 @@ fn write(s: &Schema, v: &Value, out: &mut Vec<u8>, path: &str) -> Result<(), Con
         (SchemaType::Map, Value::Map(entries)) => {
             let (ks, vs) = match (s.items.as_deref(), s.values.as_deref()) {
                 (Some(k), Some(v)) => (k, v),
-                _ => return Err(mismatch(s, v, path)),
+                _ => return Err(mismatch(s, v)),
             };
             if !entries.is_empty() {
                 long(out, entries.len() as i64);
                 for (k, val) in entries {
                     // a string-keyed map's key is a plain string; MapEntry records hold a
                     // key of the key schema: both are written by the key schema
-                    write(ks, k, out, path)?;
-                    write(vs, val, out, path)?;
+                    write(ks, k, out)?;
+                    write(vs, val, out)?;
                 }
             }
             out.push(0);
@@ -129,22 +139,19 @@ fn write(s: &Schema, v: &Value, out: &mut Vec<u8>, path: &str) -> Result<(), Con
         (SchemaType::Struct, Value::Struct(values)) => {
             if values.len() != s.fields.len() {
                 return Err(ConvertError::Data(format!(
-                    "{}: a struct of {} values for a schema of {} fields",
-                    if path.is_empty() { "value" } else { path },
+                    "value: a struct of {} values for a schema of {} fields",
                     values.len(),
                     s.fields.len()
                 )));
             }
             for (f, val) in s.fields.iter().zip(values) {
-                let p = if path.is_empty() {
-                    f.name.clone()
-                } else {
-                    format!("{path}.{}", f.name)
-                };
-                write(&f.schema, val, out, &p)?;
+                // the field's path is only spelled out for an error (no allocation per field)
+                if let Err(e) = write(&f.schema, val, out) {
+                    return Err(in_field(e, &f.name));
+                }
             }
         }
-        _ => return Err(mismatch(s, v, path)),
+        _ => return Err(mismatch(s, v)),
     }
     Ok(())
 }

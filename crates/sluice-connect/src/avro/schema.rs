@@ -370,7 +370,7 @@ impl Writer {
         m.insert("type".into(), json!("record"));
         m.insert("name".into(), json!(MAP_ENTRY));
         self.namespace(&mut m, Some(NAMESPACE));
-        let saved = std::mem::replace(&mut self.space, Some(NAMESPACE.into()));
+        let saved = self.space.replace(NAMESPACE.into());
         let mut fields = Vec::new();
         for (name, s) in [("key", k), ("value", v)] {
             let mut fj = Map::new();

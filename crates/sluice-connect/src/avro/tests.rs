@@ -288,3 +288,20 @@ fn settings_read_as_confluent_names_them() {
     .to_string();
     assert!(e.contains("basic.auth.user.info"), "{e}");
 }
+
+#[test]
+fn a_value_that_does_not_fit_names_its_field() {
+    let mut bad = row();
+    if let Value::Struct(f) = &mut bad {
+        if let Value::Struct(after) = &mut f[1] {
+            after[1] = Value::Int32(5);
+        }
+    }
+    let e = binary::encode(&envelope(), &bad, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "after.first_name: a int32 value does not fit the schema type string"
+    );
+}

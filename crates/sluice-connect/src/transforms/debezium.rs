@@ -224,7 +224,7 @@ fn header_text(v: &Value) -> Option<Vec<u8>> {
 
 impl super::Transform for ExtractNewRecordState {
     fn apply(&mut self, mut r: ChangeEvent) -> Result<Option<ChangeEvent>, TransformError> {
-        let Some(value) = r.value.take() else {
+        let Some(mut value) = r.value.take() else {
             if !self.keep_tombstones {
                 return Ok(None);
             }
@@ -242,7 +242,7 @@ impl super::Transform for ExtractNewRecordState {
             return Ok(Some(r));
         }
         let schema = value.schema.clone();
-        let get = |name: &str| -> Value {
+        let get = |value: &Data, name: &str| -> Value {
             match &schema {
                 Some(s) => struct_field(s, &value.value, name)
                     .cloned()
@@ -260,8 +260,16 @@ impl super::Transform for ExtractNewRecordState {
                 r.headers.push((h.out.clone(), bytes));
             }
         }
-        let op = get("op");
-        let after = get("after");
+        let op = get(&value, "op");
+        // the row image is moved out of the envelope when nothing else reads the envelope later
+        let after = match (&schema, &mut value.value) {
+            (Some(s), Value::Struct(fields)) if self.add_fields.is_empty() => s
+                .field_index("after")
+                .and_then(|i| fields.get_mut(i))
+                .map(|v| std::mem::replace(v, Value::Null))
+                .unwrap_or(Value::Null),
+            _ => get(&value, "after"),
+        };
         let deleted = op.as_str() == Some("d") || after.is_null();
         let row_schema = |name: &str| {
             schema
@@ -280,7 +288,7 @@ impl super::Transform for ExtractNewRecordState {
                     return Ok(Some(r));
                 }
                 DeleteMode::Rewrite | DeleteMode::RewriteWithTombstone => {
-                    (row_schema("before"), get("before"), Some("true"))
+                    (row_schema("before"), get(&value, "before"), Some("true"))
                 }
             }
         } else {

@@ -6,7 +6,10 @@
 //! the last operation of each primary key wins (the buffer is in record order, so that is the
 //! key's final state), deletes run as `DELETE … WHERE key IN (…)` and writes as multi-row
 //! `INSERT … ON CONFLICT DO UPDATE` / `ON DUPLICATE KEY UPDATE` (upsert), plain `INSERT`
-//! (insert) or `UPDATE` (update). Only after `COMMIT` does `flush` return, so the offsets the
+//! (insert) or `UPDATE` (update). On PostgreSQL the rows of a statement travel as one array
+//! per column (`INSERT … SELECT * FROM UNNEST($1::text[]::<type>[], …)`, `DELETE … WHERE key
+//! IN (SELECT * FROM UNNEST(…))`): a handful of parameters however many rows, parsed and
+//! planned once. Only after `COMMIT` does `flush` return, so the offsets the
 //! runtime commits then never cover a row that is not in the table. Upserts and deletes by key
 //! are idempotent: after a crash the rows written again land on the same state.
 //!

@@ -24,6 +24,53 @@ pub(super) struct Statements<'a> {
 }
 
 impl Statements<'_> {
+    /// PostgreSQL: the rows of a batch as one array parameter per column, for
+    /// `SELECT * FROM UNNEST($1::text[]::<type>[], …)` — one statement with as many parameters
+    /// as columns however many rows, which PostgreSQL parses and plans once.
+    fn pg_arrays(&self, rows: &[&Vec<Cell>], types: &[&str]) -> (Vec<String>, Vec<Param>) {
+        let d = self.dialect;
+        let width = types.len();
+        let mut texts: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows.len()); width];
+        let mut bytes: Vec<Option<Vec<Option<Vec<u8>>>>> = vec![None; width];
+        for (r, cells) in rows.iter().enumerate() {
+            for (i, c) in cells.iter().enumerate().take(width) {
+                match d.param(&c.schema, &c.value) {
+                    Param::Bytes(b) => {
+                        // a bytes column: its cells before the first bytes value were nulls
+                        let col = bytes[i].get_or_insert_with(|| vec![None; r]);
+                        col.push(Some(b));
+                    }
+                    p => {
+                        let text = match p {
+                            Param::Text(t) => Some(t),
+                            _ => None,
+                        };
+                        match &mut bytes[i] {
+                            Some(col) => col.push(None),
+                            None => texts[i].push(text),
+                        }
+                    }
+                }
+            }
+        }
+        let mut arrays = Vec::with_capacity(width);
+        let mut params = Vec::with_capacity(width);
+        for (i, (t, b)) in texts.into_iter().zip(bytes).enumerate() {
+            let n = i + 1;
+            match b {
+                Some(col) => {
+                    arrays.push(format!("${n}::bytea[]"));
+                    params.push(Param::BytesArray(col));
+                }
+                None => {
+                    arrays.push(format!("${n}::text[]::{}[]", types[i]));
+                    params.push(Param::TextArray(t));
+                }
+            }
+        }
+        (arrays, params)
+    }
+
     fn col_type(&self, name: &str) -> &str {
         self.columns
             .iter()
@@ -43,7 +90,21 @@ impl Statements<'_> {
                 _ => None,
             })
             .collect();
-        if let Some(first) = deletes.first() {
+        if let (Some(first), Dialect::Postgres) = (deletes.first(), d) {
+            let cols: Vec<String> = first.iter().map(|c| d.quote(&c.name)).collect();
+            let types: Vec<&str> = first.iter().map(|c| self.col_type(&c.name)).collect();
+            for chunk in deletes.chunks(self.batch.max(1)) {
+                let (arrays, params) = self.pg_arrays(chunk, &types);
+                out.push((
+                    format!(
+                        "DELETE FROM {t} WHERE ({}) IN (SELECT * FROM UNNEST({}))",
+                        cols.join(", "),
+                        arrays.join(", ")
+                    ),
+                    params,
+                ));
+            }
+        } else if let Some(first) = deletes.first() {
             let width = first.len();
             let per = (d.max_params() / width).min(self.batch);
             for chunk in deletes.chunks(per) {
@@ -149,6 +210,20 @@ impl Statements<'_> {
                 }
             };
             let types: Vec<&str> = names.iter().map(|n| self.col_type(n)).collect();
+            if d == Dialect::Postgres {
+                for chunk in rows.chunks(self.batch.max(1)) {
+                    let (arrays, params) = self.pg_arrays(chunk, &types);
+                    out.push((
+                        format!(
+                            "INSERT INTO {t} ({}) SELECT * FROM UNNEST({}){tail}",
+                            quoted.join(", "),
+                            arrays.join(", ")
+                        ),
+                        params,
+                    ));
+                }
+                continue;
+            }
             for chunk in rows.chunks(per) {
                 let mut params = Vec::with_capacity(chunk.len() * names.len());
                 let mut sql = format!("INSERT INTO {t} ({}) VALUES ", quoted.join(", "));
