@@ -28,6 +28,10 @@ fn es_connector(es: &Search, name: &str, topics: &str, extra: &[(&str, &str)]) -
         "transforms.extractKey.field": "id",
         "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
         "transforms.unwrap.drop.tombstones": "false",
+        // noida-db applies an update or delete in time linear in the index size (~270 deletes
+        // per second at 100k documents), so one bulk can take tens of seconds to answer: the
+        // socket read timeout (default 3 s) is raised, as an operator would for a slow cluster
+        "read.timeout.ms": "300000",
     });
     for (k, v) in extra {
         config[*k] = json!(v);
@@ -180,15 +184,7 @@ fn seed_scenario(path: Path) {
     );
     let sink = work.write_connector(
         "es.json",
-        &es_connector(
-            &es,
-            "es",
-            "test.app.items",
-            // noida-db applies a delete in time linear in the index size (~270/s at 100k
-            // documents), so one 3000-document bulk can take tens of seconds to answer: the
-            // socket read timeout is raised the way an operator would for a slow cluster.
-            &[("batch.size", "3000"), ("read.timeout.ms", "300000")],
-        ),
+        &es_connector(&es, "es", "test.app.items", &[("batch.size", "3000")]),
     );
     let jdbc = work.write_connector(
         "pg.json",
