@@ -7,14 +7,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::kafka::{Broker, Kind};
 use common::postgres::Pg;
 use common::registry::{python_read, python_resolve, Registry};
 use common::search::Search;
-use common::{Maria, Work};
+use common::{succeeded, Maria, Work};
 use serde_json::{json, Value};
 
 fn avro(reg: &Registry) -> Vec<(&'static str, String)> {
@@ -40,24 +40,15 @@ fn with(base: Value, extra: &[(&str, String)]) -> Value {
     doc
 }
 
-fn sluice(work: &Work, args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("run")
+/// `sluice run ARGS --exit-when-caught-up` in the test's data directory.
+fn sluice(work: &Work, args: &[&std::ffi::OsStr]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.arg("run")
         .args(args)
         .arg("--data-dir")
         .arg(work.path("data"))
-        .arg("--exit-when-caught-up")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "sluice failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+        .arg("--exit-when-caught-up");
+    c
 }
 
 /// The parts of an event that differ between two connectors capturing the same change:
@@ -115,7 +106,7 @@ fn mariadb_events_in_avro_read_in_python_as_the_json_converter_writes_them() {
     );
     let to = format!("kafka:{}", broker.bootstrap());
     let run_both = || {
-        ok(sluice(
+        succeeded(sluice(
             &work,
             &[
                 avro_src.as_os_str(),
@@ -202,7 +193,7 @@ fn mariadb_events_in_avro_read_in_python_as_the_json_converter_writes_them() {
             &[avro_src.as_os_str(), "--sink".as_ref(), to.as_ref()],
         )
     };
-    ok(run_avro());
+    succeeded(run_avro());
     assert_eq!(
         reg.get("/subjects/avro.app.t-value/versions"),
         json!([1, 2]),
@@ -240,7 +231,7 @@ fn mariadb_events_in_avro_read_in_python_as_the_json_converter_writes_them() {
         "USE app; ALTER TABLE t MODIFY qty VARCHAR(10); INSERT INTO t (id, name, qty) VALUES (5, 'e', 'many');",
     );
     let t = Instant::now();
-    let failed = run_avro();
+    let failed = run_avro().output().unwrap();
     assert!(
         !failed.status.success(),
         "an incompatible schema must stop the connector"
@@ -258,7 +249,7 @@ fn mariadb_events_in_avro_read_in_python_as_the_json_converter_writes_them() {
     );
     // nothing was skipped: once the operator relaxes the subject, the record is delivered
     set_compat("NONE");
-    ok(run_avro());
+    succeeded(run_avro());
     let read = python_read(&broker.bootstrap(), &reg, &["avro:avro.app.t"]);
     let last = read["avro.app.t"]
         .as_array()
@@ -352,13 +343,13 @@ fn elasticsearch_and_jdbc_sinks_consume_avro_topics() {
     let to = format!("kafka:{}", broker.bootstrap());
     let from = broker.bootstrap();
     let run_source = || {
-        ok(sluice(
+        succeeded(sluice(
             &work,
             &[source.as_os_str(), "--sink".as_ref(), to.as_ref()],
         ))
     };
     let run_sinks = || {
-        ok(sluice(
+        succeeded(sluice(
             &work,
             &[
                 es_sink.as_os_str(),

@@ -82,15 +82,7 @@ pub fn record_full_name(schema: &Schema) -> String {
             .name
             .clone()
             .unwrap_or_else(|| format!("{NAMESPACE}.{DEFAULT_NAME}")),
-        SchemaType::Int8 | SchemaType::Int16 | SchemaType::Int32 => "int".into(),
-        SchemaType::Int64 => "long".into(),
-        SchemaType::Float32 => "float".into(),
-        SchemaType::Float64 => "double".into(),
-        SchemaType::Boolean => "boolean".into(),
-        SchemaType::String => "string".into(),
-        SchemaType::Bytes => "bytes".into(),
-        SchemaType::Array => "array".into(),
-        SchemaType::Map => "map".into(),
+        other => avro_type_name(other).to_string(),
     }
 }
 

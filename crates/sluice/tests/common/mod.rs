@@ -35,6 +35,62 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Starts a private server with `scripts/<script> start DIR PORT [extra…]`: its directory and
+/// port (`what` names it in the failure message).
+pub fn start_server(
+    script: &str,
+    prefix: &str,
+    what: &str,
+    extra: &[&str],
+) -> (tempfile::TempDir, u16) {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    let port = free_port();
+    let out = Command::new(repo_root().join("scripts").join(script))
+        .arg("start")
+        .arg(dir.path())
+        .arg(port.to_string())
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{what} did not start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, port)
+}
+
+/// Stops what [`start_server`] started (`scripts/<script> stop DIR`).
+pub fn stop_server(script: &str, dir: &Path) {
+    let _ = Command::new(repo_root().join("scripts").join(script))
+        .arg("stop")
+        .arg(dir)
+        .output();
+}
+
+/// One HTTP call with a JSON body (sent as `content_type`): status and parsed answer (`Null`
+/// when it is not JSON).
+pub fn http_json(
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    content_type: &str,
+) -> (u16, Value) {
+    let req = ureq::request(method, url);
+    let resp = match body {
+        Some(b) => req
+            .set("Content-Type", content_type)
+            .send_string(&b.to_string()),
+        None => req.call(),
+    };
+    let (status, text) = match resp {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 /// A private MariaDB with binlog (ROW, FULL), stopped when dropped.
 pub struct Maria {
     pub dir: tempfile::TempDir,

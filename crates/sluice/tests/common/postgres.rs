@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use super::{free_port, repo_root};
+use super::{repo_root, start_server, stop_server};
 
 pub struct Pg {
     pub dir: tempfile::TempDir,
@@ -11,22 +11,7 @@ pub struct Pg {
 
 impl Pg {
     pub fn start() -> Pg {
-        let dir = tempfile::Builder::new()
-            .prefix("sluice-pg-")
-            .tempdir()
-            .unwrap();
-        let port = free_port();
-        let out = Command::new(repo_root().join("scripts/postgres.sh"))
-            .arg("start")
-            .arg(dir.path())
-            .arg(port.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "PostgreSQL did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (dir, port) = start_server("postgres.sh", "sluice-pg-", "PostgreSQL", &[]);
         Pg { dir, port }
     }
 
@@ -60,9 +45,6 @@ impl Pg {
 
 impl Drop for Pg {
     fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/postgres.sh"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
+        stop_server("postgres.sh", self.dir.path());
     }
 }

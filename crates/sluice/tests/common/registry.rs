@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::{free_port, repo_root};
+use super::{http_json, repo_root, start_server, stop_server};
 
 pub struct Registry {
     pub dir: tempfile::TempDir,
@@ -14,22 +14,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
-        let dir = tempfile::Builder::new()
-            .prefix("sluice-sr-")
-            .tempdir()
-            .unwrap();
-        let port = free_port();
-        let out = Command::new(repo_root().join("scripts/registry.sh"))
-            .arg("start")
-            .arg(dir.path())
-            .arg(port.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "schema registry did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (dir, port) = start_server("registry.sh", "sluice-sr-", "schema registry", &[]);
         Registry { dir, port }
     }
 
@@ -38,18 +23,12 @@ impl Registry {
     }
 
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let req = ureq::request(method, &format!("{}{path}", self.url()))
-            .set("Content-Type", "application/vnd.schemaregistry.v1+json");
-        let resp = match body {
-            Some(b) => req.send_string(&b.to_string()),
-            None => req.call(),
-        };
-        let (status, text) = match resp {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        http_json(
+            method,
+            &format!("{}{path}", self.url()),
+            body,
+            "application/vnd.schemaregistry.v1+json",
+        )
     }
 
     pub fn get(&self, path: &str) -> Value {
@@ -59,20 +38,22 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/registry.sh"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
+        stop_server("registry.sh", self.dir.path());
     }
+}
+
+/// The Python of scripts/registry.sh's venv (confluent-kafka, fastavro).
+fn python() -> String {
+    let out = Command::new(repo_root().join("scripts/registry.sh"))
+        .arg("python")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Topics read by Python (`avro:<topic>` or `json:<topic>`): topic → records.
 pub fn python_read(bootstrap: &str, registry: &Registry, specs: &[&str]) -> Value {
-    let py = Command::new(repo_root().join("scripts/registry.sh"))
-        .arg("python")
-        .output()
-        .unwrap();
-    let py = String::from_utf8(py.stdout).unwrap().trim().to_string();
+    let py = python();
     let out = Command::new(py)
         .arg(repo_root().join("crates/sluice/tests/python/read_topics.py"))
         .arg(bootstrap)
@@ -91,11 +72,7 @@ pub fn python_read(bootstrap: &str, registry: &Registry, specs: &[&str]) -> Valu
 /// Each record (Confluent wire format) read by fastavro with its writer schema and the
 /// registry's schema `reader_id` as reader: `{"ok": value}` or `{"error": …}` per record.
 pub fn python_resolve(registry: &Registry, reader_id: u64, records: &[Vec<u8>]) -> Vec<Value> {
-    let py = Command::new(repo_root().join("scripts/registry.sh"))
-        .arg("python")
-        .output()
-        .unwrap();
-    let py = String::from_utf8(py.stdout).unwrap().trim().to_string();
+    let py = python();
     let hex: Vec<String> = records
         .iter()
         .map(|r| r.iter().map(|b| format!("{b:02x}")).collect())

@@ -1,11 +1,10 @@
 //! A private Elasticsearch-API server (noida-db, scripts/search.sh) and a few reads of it.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::{free_port, repo_root};
+use super::{http_json, start_server, stop_server};
 
 pub struct Search {
     pub dir: tempfile::TempDir,
@@ -14,22 +13,7 @@ pub struct Search {
 
 impl Search {
     pub fn start() -> Search {
-        let dir = tempfile::Builder::new()
-            .prefix("sluice-es-")
-            .tempdir()
-            .unwrap();
-        let port = free_port();
-        let out = Command::new(repo_root().join("scripts/search.sh"))
-            .arg("start")
-            .arg(dir.path())
-            .arg(port.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "search server did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (dir, port) = start_server("search.sh", "sluice-es-", "search server", &[]);
         Search { dir, port }
     }
 
@@ -38,19 +22,12 @@ impl Search {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let req = ureq::request(method, &format!("{}{path}", self.url()));
-        let resp = match body {
-            Some(b) => req
-                .set("Content-Type", "application/json")
-                .send_string(&b.to_string()),
-            None => req.call(),
-        };
-        let (status, text) = match resp {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        http_json(
+            method,
+            &format!("{}{path}", self.url()),
+            body,
+            "application/json",
+        )
     }
 
     pub fn put(&self, path: &str, body: &Value) -> Value {
@@ -100,9 +77,6 @@ impl Search {
 
 impl Drop for Search {
     fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/search.sh"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
+        stop_server("search.sh", self.dir.path());
     }
 }
