@@ -3,7 +3,7 @@
 # MariaDB server + client and PostgreSQL 15 (Debian packages), GNU time, and two Kafka-protocol
 # brokers for the Kafka tests (noida-db by cargo install — also the Elasticsearch-API server of
 # scripts/search.sh —, tansu from a PyPI wheel; see scripts/kafka.sh).
-# A Schema Registry (rivven-schema by cargo install) and a Python venv with confluent-kafka +
+# A Schema Registry (rivven-schema by cargo install) and, for Python, confluent-kafka +
 # fastavro for the Avro tests (scripts/registry.sh). Safe to run repeatedly.
 set -euo pipefail
 missing=()

@@ -6,10 +6,10 @@
 # config) is built once by cargo install (a few minutes cold) without its JSON-Schema and
 # Protobuf support, which sluice does not use.
 #
-#   scripts/registry.sh install          # rivven-schema + a Python venv with confluent-kafka, fastavro
+#   scripts/registry.sh install          # rivven-schema + confluent-kafka, fastavro for Python
 #   scripts/registry.sh start DIR PORT   # ready (GET /subjects answers) when it returns
 #   scripts/registry.sh stop DIR
-#   scripts/registry.sh python           # prints the venv's python
+#   scripts/registry.sh python           # prints a python that has them
 set -euo pipefail
 tools=${SLUICE_TOOLS:-$HOME/.cache/sluice-tools}
 rivven_version=0.0.22
@@ -22,16 +22,21 @@ install() {
     cargo install rivven-schema --version "$rivven_version" --locked --no-default-features \
       --features server,avro,cli --quiet
   fi
-  if ! "$venv/bin/python" -c 'import confluent_kafka, fastavro' 2>/dev/null; then
-    echo "installing confluent-kafka and fastavro (Python venv $venv)" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --only-binary=:all: "confluent-kafka==2.6.1" "fastavro==1.9.7" "requests" "attrs" "cachetools" "httpx"
+  if ! "$venv/python" -c 'import confluent_kafka, fastavro' 2>/dev/null; then
+    # a private package directory and a wrapper, not a venv: Debian's python3 has no venv
+    # module without the python3-venv package
+    echo "installing confluent-kafka and fastavro (into $venv)" >&2
+    rm -rf "$venv"; mkdir -p "$venv"
+    python3 -m pip install --quiet --disable-pip-version-check --only-binary=:all: --target "$venv/lib" \
+      "confluent-kafka==2.6.1" "fastavro==1.9.7" "requests" "attrs" "cachetools" "httpx"
+    printf '#!/bin/sh\nPYTHONPATH="%s/lib${PYTHONPATH:+:$PYTHONPATH}" exec python3 "$@"\n' "$venv" > "$venv/python"
+    chmod +x "$venv/python"
   fi
 }
 
 case "${1:-}" in
 install) install ;;
-python) echo "$venv/bin/python" ;;
+python) echo "$venv/python" ;;
 start)
   dir=${2:?dir required}; port=${3:?port required}
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
