@@ -245,15 +245,8 @@ pub fn build(
     props: &BTreeMap<String, String>,
     is_key: bool,
 ) -> Result<Box<dyn Converter>, ConvertError> {
-    let flag = |k: &str, default: bool| -> Result<bool, ConvertError> {
-        match props.get(k).map(|v| v.trim().to_ascii_lowercase()) {
-            None => Ok(default),
-            Some(v) if v == "true" => Ok(true),
-            Some(v) if v == "false" => Ok(false),
-            Some(v) => Err(ConvertError::Config(format!(
-                "{k}={v:?} must be true or false"
-            ))),
-        }
+    let flag = |k: &str, default: bool| {
+        sluice_core::props::flag(props, k, default).map_err(ConvertError::Config)
     };
     match class.trim() {
         "org.apache.kafka.connect.json.JsonConverter" | "JsonConverter" | "json" => {

@@ -7,6 +7,7 @@
 //! * [`position`]: typed source positions and their Debezium offset JSON encoding.
 //! * [`traits`]: the `Sink` and `OffsetStore` contracts the runtime drives.
 //! * [`error`]: the retryable/fatal split every error in the workspace follows.
+//! * [`props`]: reading connector properties (flags, numbers, choices) with one set of messages.
 
 pub mod decimal;
 pub mod errant;
@@ -15,6 +16,7 @@ pub mod event;
 pub mod health;
 pub mod history;
 pub mod position;
+pub mod props;
 pub mod schema;
 pub mod traits;
 pub mod value;

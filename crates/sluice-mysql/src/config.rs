@@ -143,32 +143,11 @@ fn choice<T: Copy>(
     default: T,
     options: &[(&str, T)],
 ) -> Result<T, MySqlError> {
-    let Some(v) = props.get(key) else {
-        return Ok(default);
-    };
-    let v = v.trim();
-    options
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(v))
-        .map(|(_, t)| *t)
-        .ok_or_else(|| {
-            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-            MySqlError::Config(format!(
-                "{key}={v:?} is not supported; use one of: {}",
-                names.join(", ")
-            ))
-        })
+    sluice_core::props::choice(props, key, default, options).map_err(MySqlError::Config)
 }
 
 fn boolean(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, MySqlError> {
-    match props.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(MySqlError::Config(format!(
-            "{key}={v:?} must be true or false"
-        ))),
-    }
+    sluice_core::props::flag(props, key, default).map_err(MySqlError::Config)
 }
 
 fn number<T: std::str::FromStr>(

@@ -63,14 +63,7 @@ pub struct AvroConfig {
 }
 
 fn flag(props: &BTreeMap<String, String>, k: &str, default: bool) -> Result<bool, ConvertError> {
-    match props.get(k).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(ConvertError::Config(format!(
-            "{k}={v:?} must be true or false"
-        ))),
-    }
+    sluice_core::props::flag(props, k, default).map_err(ConvertError::Config)
 }
 
 impl AvroConfig {

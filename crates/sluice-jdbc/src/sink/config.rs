@@ -14,6 +14,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use sluice_core::props::{flag, number};
+
 use crate::url::{self, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,29 +79,6 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
 
 fn get<'a>(props: &'a BTreeMap<String, String>, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| props.get(*k)).map(|v| v.trim())
-}
-
-fn flag(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, String> {
-    match props.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(format!("{key}={v:?} must be true or false")),
-    }
-}
-
-fn number<T: std::str::FromStr>(
-    props: &BTreeMap<String, String>,
-    key: &str,
-    default: T,
-) -> Result<T, String> {
-    match props.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{key}={v:?} is not a valid number")),
-    }
 }
 
 impl JdbcSinkConfig {

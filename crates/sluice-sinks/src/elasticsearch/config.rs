@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use sluice_core::props::{choice, flag, number};
+
 /// `write.method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMethod {
@@ -73,54 +75,6 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "compact.map.entries",
     "drop.invalid.message",
 ];
-
-fn choice<T: Copy>(
-    props: &BTreeMap<String, String>,
-    key: &str,
-    default: T,
-    options: &[(&str, T)],
-) -> Result<T, String> {
-    let Some(v) = props.get(key).map(|v| v.trim()) else {
-        return Ok(default);
-    };
-    options
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(v))
-        .map(|(_, t)| *t)
-        .ok_or_else(|| {
-            format!(
-                "{key}={v:?} is not supported; use one of: {}",
-                options
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-}
-
-fn number<T: std::str::FromStr>(
-    props: &BTreeMap<String, String>,
-    key: &str,
-    default: T,
-) -> Result<T, String> {
-    match props.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{key}={v:?} is not a valid number")),
-    }
-}
-
-fn flag(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, String> {
-    match props.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(format!("{key}={v:?} must be true or false")),
-    }
-}
 
 impl ElasticsearchConfig {
     pub fn from_properties(name: &str, props: &BTreeMap<String, String>) -> Result<Self, String> {
