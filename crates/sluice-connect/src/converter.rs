@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sluice_core::schema::{Schema, SchemaBuilder, SchemaType};
-use sluice_core::{Data, ErrorClass, Retryable, Value};
+use sluice_core::{Data, ErrorClass, Failure, Retryable, Stage, Value};
 
 use crate::json::{DecimalFormat, JsonConverter, JsonConverterConfig};
 
@@ -41,6 +41,24 @@ impl ConvertError {
             ConvertError::Data(_) => "org.apache.kafka.connect.errors.DataException",
             ConvertError::Config(_) => "org.apache.kafka.common.config.ConfigException",
             ConvertError::Unavailable(_) => "org.apache.kafka.connect.errors.RetriableException",
+        }
+    }
+}
+
+impl ConvertError {
+    /// This error as a record failure in `stage` (`KeyConverter` or `ValueConverter`), for the
+    /// connector's error handling.
+    pub fn failure(&self, stage: Stage) -> Failure {
+        Failure {
+            stage,
+            class: if stage == Stage::KeyConverter {
+                "key.converter"
+            } else {
+                "value.converter"
+            }
+            .into(),
+            exception: self.java_class().into(),
+            message: self.to_string(),
         }
     }
 }

@@ -27,8 +27,8 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use sluice_connect::Converter;
 use sluice_core::traits::OffsetStoreError;
 use sluice_core::{
-    ChangeEvent, ErrantReporter, ErrorClass, Failure, KafkaPosition, OffsetKey, OffsetStore,
-    Position, RawRecord, Retryable, SourceMessage, Stage,
+    ChangeEvent, ErrantReporter, ErrorClass, KafkaPosition, OffsetKey, OffsetStore, Position,
+    RawRecord, Retryable, SourceMessage, Stage,
 };
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -207,21 +207,7 @@ impl KafkaFeed {
                     headers,
                 };
                 self.errors
-                    .report(
-                        &bare,
-                        Some(&raw),
-                        Failure {
-                            stage,
-                            class: if stage == Stage::KeyConverter {
-                                "key.converter"
-                            } else {
-                                "value.converter"
-                            }
-                            .into(),
-                            exception: e.java_class().into(),
-                            message: e.to_string(),
-                        },
-                    )
+                    .report(&bare, Some(&raw), e.failure(stage))
                     .map_err(|e| KafkaError::Read {
                         topic: m.topic().to_string(),
                         message: e.to_string(),

@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sluice_connect::Converter;
-use sluice_core::{
-    ChangeEvent, ErrantReporter, ErrorClass, Failure, Retryable, Sink, SinkError, Stage,
-};
+use sluice_core::{ChangeEvent, ErrantReporter, ErrorClass, Retryable, Sink, SinkError, Stage};
 
 use crate::{ensure_topic, KafkaConfig, KafkaError, KafkaProducer, TopicSpec};
 
@@ -100,21 +98,7 @@ impl Sink for KafkaSink {
                     return Err(SinkError::Unavailable(e.to_string()))
                 }
                 Err((stage, e)) => {
-                    self.errors.report(
-                        ev,
-                        None,
-                        Failure {
-                            stage,
-                            class: if stage == Stage::KeyConverter {
-                                "key.converter"
-                            } else {
-                                "value.converter"
-                            }
-                            .into(),
-                            exception: e.java_class().into(),
-                            message: e.to_string(),
-                        },
-                    )?;
+                    self.errors.report(ev, None, e.failure(stage))?;
                     continue;
                 }
             };

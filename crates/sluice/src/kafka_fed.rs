@@ -72,32 +72,13 @@ pub async fn run(
     let mut tasks = Vec::new();
     for config in configs {
         let kafka = kafka_config(&config, bootstrap)?;
-        let (feed, sink, mut store) =
-            build(&config, &kafka, &Default::default(), exit_at_end, data_dir).await?;
-        let connector_metrics = metrics.connector(&config.name, Arc::new(SourceHealth::default()));
-        let mut stop = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let key = OffsetKey {
-                connector: config.name.clone(),
-                server: String::new(),
-            };
-            run_pipeline(
-                move |tx| feed.run(tx),
-                PipelineSettings {
-                    queue_batches: 4,
-                    commit_every: std::time::Duration::from_secs(1),
-                    metrics: connector_metrics,
-                },
-                Arc::new(Mutex::new(sink)),
-                &mut store,
-                &key,
-                async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                },
-            )
-            .await
-            .with_context(|| format!("connector {}", config.name))
-        }));
+        let built = build(&config, &kafka, &Default::default(), exit_at_end, data_dir).await?;
+        tasks.push(tokio::spawn(drive(
+            config,
+            built,
+            stop_rx.clone(),
+            Arc::clone(&metrics),
+        )));
     }
     join_all(tasks).await
 }
@@ -107,12 +88,25 @@ pub async fn run_one(
     config: ConnectorConfig,
     bootstrap: &str,
     worker: &std::collections::BTreeMap<String, String>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
     data_dir: &Path,
     metrics: &Arc<Metrics>,
 ) -> Result<()> {
     let kafka = kafka_config(&config, Some(bootstrap))?;
-    let (feed, sink, mut store) = build(&config, &kafka, worker, false, data_dir).await?;
+    let built = build(&config, &kafka, worker, false, data_dir).await?;
+    drive(config, built, stop, Arc::clone(metrics))
+        .await
+        .map(|_| ())
+}
+
+/// The pipeline of one built sink connector: the feed into the sink, group offsets committed
+/// after the sink is durable, until `stop` turns true or it fails.
+async fn drive(
+    config: ConnectorConfig,
+    (feed, sink, mut store): (KafkaFeed, Box<dyn sluice_core::Sink>, GroupOffsets),
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+) -> Result<sluice_runtime::PipelineStats> {
     let connector_metrics = metrics.connector(&config.name, Arc::new(SourceHealth::default()));
     let key = OffsetKey {
         connector: config.name.clone(),
@@ -134,7 +128,6 @@ pub async fn run_one(
     )
     .await
     .with_context(|| format!("connector {}", config.name))
-    .map(|_| ())
 }
 
 /// A consumer in a sink connector's group (not subscribed), the group's name, and the topic

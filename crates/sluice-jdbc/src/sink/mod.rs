@@ -250,11 +250,14 @@ impl JdbcSink {
                 tables[t].1.push(i);
                 continue;
             }
-            match index.get(&(p.table.clone(), key.clone())) {
-                Some(&(ti, slot)) => tables[ti].1[slot] = i,
-                None => {
+            match index.entry((p.table.clone(), key)) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let (ti, slot) = *e.get();
+                    tables[ti].1[slot] = i;
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
                     tables[t].1.push(i);
-                    index.insert((p.table.clone(), key), (t, tables[t].1.len() - 1));
+                    e.insert((t, tables[t].1.len() - 1));
                 }
             }
         }
