@@ -202,8 +202,8 @@ pub fn write_value(cfg: &JsonConverterConfig, s: &Schema, v: &Value, out: &mut V
         Value::Int16(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
         Value::Int32(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
         Value::Int64(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
-        Value::Float32(f) => jnum::write_f32(out, *f),
-        Value::Float64(f) => jnum::write_f64(out, *f),
+        Value::Float32(f) => json_float(out, f.is_finite(), |o| jnum::write_f32(o, *f)),
+        Value::Float64(f) => json_float(out, f.is_finite(), |o| jnum::write_f64(o, *f)),
         Value::String(t) => write_str(t, out),
         Value::Bytes(b) => write_base64(b, out),
         Value::Decimal(d) => match cfg.decimal_format {
@@ -250,8 +250,8 @@ pub fn write_schemaless(cfg: &JsonConverterConfig, v: &Value, out: &mut Vec<u8>)
         Value::Int16(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
         Value::Int32(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
         Value::Int64(n) => out.extend_from_slice(ib.format(*n).as_bytes()),
-        Value::Float32(f) => jnum::write_f32(out, *f),
-        Value::Float64(f) => jnum::write_f64(out, *f),
+        Value::Float32(f) => json_float(out, f.is_finite(), |o| jnum::write_f32(o, *f)),
+        Value::Float64(f) => json_float(out, f.is_finite(), |o| jnum::write_f64(o, *f)),
         Value::String(t) => write_str(t, out),
         Value::Bytes(b) => write_base64(b, out),
         Value::Decimal(d) => match cfg.decimal_format {
@@ -399,6 +399,18 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// A float as Jackson writes it for Connect's JsonConverter: a number, or for NaN and the
+/// infinities the strings `"NaN"`, `"Infinity"`, `"-Infinity"` (JSON has no such numbers).
+fn json_float(out: &mut Vec<u8>, finite: bool, write: impl FnOnce(&mut Vec<u8>)) {
+    if finite {
+        write(out);
+    } else {
+        out.push(b'"');
+        write(out);
+        out.push(b'"');
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,9 @@ pub use error::{ErrorClass, Retryable};
 pub use event::{ChangeEvent, Data};
 pub use health::{SnapshotStatus, SourceHealth};
 pub use history::{FileHistoryStore, HistoryStoreError, SchemaHistoryStore};
-pub use position::{BinlogPosition, KafkaPosition, OffsetKey, Position, SnapshotProgress};
+pub use position::{
+    BinlogPosition, KafkaPosition, OffsetKey, PgPosition, Position, SnapshotProgress,
+};
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType};
 pub use traits::{OffsetStore, Sink, SinkError, SourceError, SourceMessage};
 pub use value::Value;

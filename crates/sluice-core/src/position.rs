@@ -16,6 +16,8 @@ use serde_json::{json, Map, Value as Json};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position {
     Binlog(BinlogPosition),
+    /// A PostgreSQL logical replication position ([`PgPosition`]).
+    Postgres(PgPosition),
     /// A record read from Kafka (sink connectors): committed to the consumer group, not to an
     /// offset store.
     Kafka(KafkaPosition),
@@ -169,17 +171,123 @@ impl BinlogPosition {
     }
 }
 
+/// A PostgreSQL logical replication restart position.
+///
+/// The JSON form is Debezium's Postgres offset (`lsn`, `txId`, `ts_usec`, `lsn_proc`,
+/// `lsn_commit`, `snapshot`, `last_snapshot_record`) plus sluice's `event` field. Meaning, as
+/// sluice uses it:
+/// * `lsn` — where streaming restarts and what may be confirmed to the slot as flushed: the end
+///   of the last transaction every event of which is delivered (or the slot's consistent point
+///   after a snapshot). Everything the server sends from there on is wanted again.
+/// * `lsn_commit` — the commit LSN of the transaction the last delivered event belongs to, and
+///   `event` how many change events of that transaction were delivered (0: the transaction is
+///   complete). A restart skips those events of the transaction with that commit LSN.
+/// * `lsn_proc` — the LSN of the last delivered change.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PgPosition {
+    pub lsn: u64,
+    pub lsn_proc: u64,
+    pub lsn_commit: u64,
+    pub event: u64,
+    pub tx_id: Option<u64>,
+    /// Commit time of the last transaction handled (µs since the epoch).
+    pub ts_usec: i64,
+    /// True while an initial snapshot is in progress.
+    pub snapshot: bool,
+    /// While a snapshot is in progress: how far it has durably got, and the exported snapshot
+    /// it reads (reused after a restart while the slot's creating session still holds it).
+    pub snapshot_progress: Option<SnapshotProgress>,
+}
+
+impl PgPosition {
+    pub fn to_offset_json(&self) -> Json {
+        let mut m = Map::new();
+        m.insert("lsn".into(), json!(self.lsn));
+        if let Some(t) = self.tx_id {
+            m.insert("txId".into(), json!(t));
+        }
+        m.insert("ts_usec".into(), json!(self.ts_usec));
+        m.insert("lsn_proc".into(), json!(self.lsn_proc));
+        m.insert("lsn_commit".into(), json!(self.lsn_commit));
+        if self.event != 0 {
+            m.insert("event".into(), json!(self.event));
+        }
+        if self.snapshot {
+            m.insert("snapshot".into(), json!(true));
+            m.insert("last_snapshot_record".into(), json!(false));
+        }
+        if let Some(p) = &self.snapshot_progress {
+            m.insert("snapshot_table".into(), json!(p.table.as_ref()));
+            m.insert("snapshot_key".into(), json!(p.key.as_ref()));
+        }
+        Json::Object(m)
+    }
+
+    /// Reads Debezium's Postgres offset map (numbers may be strings, for hand-edited offsets).
+    pub fn from_offset_json(v: &Json) -> Result<PgPosition, String> {
+        let o = v
+            .as_object()
+            .ok_or_else(|| "PostgreSQL offset must be a JSON object".to_string())?;
+        let num = |k: &str| -> Result<Option<u64>, String> {
+            match o.get(k) {
+                None | Some(Json::Null) => Ok(None),
+                Some(Json::Number(n)) => n
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| format!("offset field \"{k}\" is not a non-negative integer")),
+                Some(Json::String(s)) => s
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("offset field \"{k}\" is not an integer: {s:?}")),
+                Some(_) => Err(format!("offset field \"{k}\" is not an integer")),
+            }
+        };
+        let lsn = num("lsn")?.ok_or("PostgreSQL offset has no \"lsn\"")?;
+        let snapshot = matches!(o.get("snapshot"), Some(Json::Bool(true)))
+            || o.get("snapshot").and_then(Json::as_str) == Some("true");
+        Ok(PgPosition {
+            lsn,
+            lsn_proc: num("lsn_proc")?.unwrap_or(lsn),
+            lsn_commit: num("lsn_commit")?.unwrap_or(lsn),
+            event: num("event")?.unwrap_or(0),
+            tx_id: num("txId")?,
+            ts_usec: num("ts_usec")?.unwrap_or(0) as i64,
+            snapshot,
+            snapshot_progress: match (
+                o.get("snapshot_table").and_then(Json::as_str),
+                o.get("snapshot_key"),
+            ) {
+                (Some(t), Some(Json::Array(k))) => Some(SnapshotProgress {
+                    table: Arc::from(t),
+                    key: k
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .ok_or("snapshot_key must hold strings")
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                        .into(),
+                }),
+                _ => None,
+            },
+        })
+    }
+}
+
 impl Position {
     /// A number that never decreases along a source's stream, for versioning writes in a
     /// destination (an Elasticsearch external version): the Kafka offset; for the binlog the
     /// file's sequence number × 2³² + the position of the event's transaction (binlog files stay
-    /// below 4 GiB), equal for the events of one transaction. `None` when there is none.
+    /// below 4 GiB), equal for the events of one transaction; for PostgreSQL the commit LSN of
+    /// the event's transaction. `None` when there is none.
     pub fn version(&self) -> Option<u64> {
         match self {
             Position::Binlog(b) => {
                 let seq: u64 = b.file.rsplit_once('.')?.1.parse().ok()?;
                 Some((seq << 32) | b.pos.min(u64::from(u32::MAX)))
             }
+            Position::Postgres(p) => Some(p.lsn_commit.max(p.lsn)),
             Position::Kafka(k) => u64::try_from(k.offset).ok(),
             Position::KafkaGroup(_) | Position::Unknown => None,
         }
@@ -188,6 +296,7 @@ impl Position {
     pub fn to_offset_json(&self) -> Json {
         match self {
             Position::Binlog(b) => b.to_offset_json(),
+            Position::Postgres(p) => p.to_offset_json(),
             Position::Kafka(k) => {
                 json!({"topic": k.topic.as_ref(), "partition": k.partition, "offset": k.offset})
             }

@@ -41,6 +41,7 @@ impl Retryable for ConnectorError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     MySql,
+    Postgres,
 }
 
 /// Which sink implementation a connector class names.
@@ -71,6 +72,13 @@ pub const CONNECTOR_CLASSES: &[(&str, Kind)] = &[
     ("MariaDbConnector", Kind::Source(SourceKind::MySql)),
     ("mysql", Kind::Source(SourceKind::MySql)),
     ("mariadb", Kind::Source(SourceKind::MySql)),
+    (
+        "io.debezium.connector.postgresql.PostgresConnector",
+        Kind::Source(SourceKind::Postgres),
+    ),
+    ("PostgresConnector", Kind::Source(SourceKind::Postgres)),
+    ("postgres", Kind::Source(SourceKind::Postgres)),
+    ("postgresql", Kind::Source(SourceKind::Postgres)),
     (
         "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
         Kind::Sink(SinkKind::Elasticsearch),

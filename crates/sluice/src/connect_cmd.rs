@@ -130,7 +130,7 @@ impl ConnectorRunner for Plugins {
                 let p = self.source(config).map_err(|e| format!("{e:#}"))?;
                 let key = OffsetKey {
                     connector: name.to_string(),
-                    server: p.mysql.topic_prefix.clone(),
+                    server: p.topic_prefix.clone(),
                 };
                 let mut store = offsets_cmd::open_store(&p)
                     .await
@@ -176,7 +176,7 @@ impl ConnectorRunner for Plugins {
                 let p = self.source(config).map_err(|e| format!("{e:#}"))?;
                 let key = OffsetKey {
                     connector: name.to_string(),
-                    server: p.mysql.topic_prefix.clone(),
+                    server: p.topic_prefix.clone(),
                 };
                 let mut store = offsets_cmd::open_store(&p)
                     .await
@@ -222,7 +222,7 @@ impl ConnectorRunner for Plugins {
 async fn alter_source(p: crate::Prepared, entries: &[Json]) -> Result<()> {
     let key = OffsetKey {
         connector: p.config.name.clone(),
-        server: p.mysql.topic_prefix.clone(),
+        server: p.topic_prefix.clone(),
     };
     let mut store = offsets_cmd::open_store(&p).await?;
     for e in entries {

@@ -221,7 +221,7 @@ fn main() {
                     _ if tables.is_empty() => bail!("--tables db.table[,db.table…] is required to start a snapshot"),
                     _ => "execute-snapshot",
                 };
-                let id = sluice_mysql::admin::send_signal(&p.mysql, kind, &tables).await?;
+                let id = sluice_mysql::admin::send_signal(p.mysql()?, kind, &tables).await?;
                 println!("{}: {kind} signal {id} written; the running connector acts on it as it reads the binlog", p.config.name);
                 Ok(())
             }

@@ -135,7 +135,7 @@ pub(crate) async fn validated(
     pos: u64,
     gtids: Option<&str>,
 ) -> Result<Position> {
-    let server_id = sluice_mysql::admin::validate(&p.mysql, file, pos)
+    let server_id = sluice_mysql::admin::validate(p.mysql()?, file, pos)
         .await
         .with_context(|| format!("connector {}: cannot move to {file}:{pos}", p.config.name))?;
     Ok(Position::Binlog(BinlogPosition {
@@ -150,7 +150,7 @@ pub(crate) async fn validated(
 /// The first transaction after a MariaDB GTID position, as a position to resume from.
 pub(crate) async fn after_gtids(p: &Prepared, gtids: &str) -> Result<Position> {
     let gtids = gtids.trim();
-    let at = sluice_mysql::seek::position_after_gtids(&p.mysql, gtids)
+    let at = sluice_mysql::seek::position_after_gtids(p.mysql()?, gtids)
         .await
         .with_context(|| format!("connector {}", p.config.name))?;
     validated(p, &at.file, at.pos, Some(gtids)).await
@@ -159,7 +159,7 @@ pub(crate) async fn after_gtids(p: &Prepared, gtids: &str) -> Result<Position> {
 pub async fn run(p: Prepared, action: Action) -> Result<()> {
     let key = OffsetKey {
         connector: p.config.name.clone(),
-        server: p.mysql.topic_prefix.clone(),
+        server: p.topic_prefix.clone(),
     };
     let mut store = open_store(&p).await?;
     let current = store.store().load(&key)?;
@@ -176,7 +176,7 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     match action {
         Action::Show { .. } => Ok(()),
         Action::SetTimestamp { ts } => {
-            let at = sluice_mysql::seek::position_at(&p.mysql, ts)
+            let at = sluice_mysql::seek::position_at(p.mysql()?, ts)
                 .await
                 .with_context(|| {
                     format!(
@@ -198,7 +198,7 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
         }
         Action::SetGtid { gtids } => {
             let gtids = gtids.trim().to_string();
-            let at = sluice_mysql::seek::position_after_gtids(&p.mysql, &gtids)
+            let at = sluice_mysql::seek::position_after_gtids(p.mysql()?, &gtids)
                 .await
                 .with_context(|| format!("connector {}", p.config.name))?;
             println!(
@@ -265,7 +265,7 @@ async fn show(
     };
     let at = BinlogPosition::from_offset_json(&raw)
         .map_err(|e| anyhow::anyhow!("stored offset is unusable: {e}"))?;
-    let lag = sluice_mysql::admin::lag(&p.mysql, &at).await?;
+    let lag = sluice_mysql::admin::lag(p.mysql()?, &at).await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -1,11 +1,13 @@
 //! Reading a connector file into what its commands need: the parsed config, batch and queue
-//! sizes, the MySQL settings, and where its offsets and schema history live.
+//! sizes, the source's settings (MySQL or PostgreSQL), and where its offsets and schema history
+//! live.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sluice_mysql::MySqlConfig;
-use sluice_runtime::{ConnectorConfig, Kind};
+use sluice_postgres::PgConfig;
+use sluice_runtime::{ConnectorConfig, Kind, SourceKind};
 
 use crate::state;
 
@@ -19,11 +21,33 @@ pub(crate) struct Prepared {
     /// `offset.flush.interval.ms` for sinks that acknowledge asynchronously (sluice default
     /// 1000; Connect's 60 s dates from heavier offset writes).
     pub(crate) commit_every: std::time::Duration,
-    pub(crate) mysql: MySqlConfig,
+    pub(crate) source: SourceConfig,
+    /// `topic.prefix`: the Connect source partition is `{"server": <topic.prefix>}`.
+    pub(crate) topic_prefix: String,
     /// The offsets file (also the lock of a running connector, whatever the offset storage).
     pub(crate) offsets: PathBuf,
     pub(crate) history: PathBuf,
     pub(crate) state: state::State,
+}
+
+/// The settings of the source a connector runs.
+pub(crate) enum SourceConfig {
+    MySql(MySqlConfig),
+    Postgres(PgConfig),
+}
+
+impl Prepared {
+    /// The MySQL settings, for commands that only MySQL connectors have (binlog positions,
+    /// signals).
+    pub(crate) fn mysql(&self) -> Result<&MySqlConfig> {
+        match &self.source {
+            SourceConfig::MySql(m) => Ok(m),
+            SourceConfig::Postgres(_) => bail!(
+                "connector {} is a PostgreSQL connector; this works on MySQL/MariaDB connectors only",
+                self.config.name
+            ),
+        }
+    }
 }
 
 /// `--sink kafka[:BOOTSTRAP]` → `Some(bootstrap)`; other sinks → `None`.
@@ -59,10 +83,26 @@ pub(crate) fn prepare_config(
             config.class
         );
     }
-    config.warn_unknown(sluice_mysql::config::KNOWN_PROPERTIES);
-    let mysql = MySqlConfig::from_properties(&config.name, &config.props)
-        .with_context(|| format!("connector {}", config.name))?;
-    if config.get("include.schema.changes").unwrap_or("true") == "true" {
+    let (source, topic_prefix, history_file) = match config.kind {
+        Kind::Source(SourceKind::Postgres) => {
+            config.warn_unknown(sluice_postgres::config::KNOWN_PROPERTIES);
+            let pg = PgConfig::from_properties(&config.name, &config.props)
+                .with_context(|| format!("connector {}", config.name))?;
+            let prefix = pg.topic_prefix.clone();
+            (SourceConfig::Postgres(pg), prefix, None)
+        }
+        _ => {
+            config.warn_unknown(sluice_mysql::config::KNOWN_PROPERTIES);
+            let mysql = MySqlConfig::from_properties(&config.name, &config.props)
+                .with_context(|| format!("connector {}", config.name))?;
+            let prefix = mysql.topic_prefix.clone();
+            let history = mysql.history_file.clone();
+            (SourceConfig::MySql(mysql), prefix, history)
+        }
+    };
+    if matches!(source, SourceConfig::MySql(_))
+        && config.get("include.schema.changes").unwrap_or("true") == "true"
+    {
         tracing::warn!(connector = %config.name, "schema change events (include.schema.changes) are not emitted by this build; DDL is tracked in the schema history only");
     }
     let offsets = config
@@ -73,7 +113,7 @@ pub(crate) fn prepare_config(
                 .join("offsets")
                 .join(format!("{}.json", config.name))
         });
-    let history = mysql.history_file.clone().unwrap_or_else(|| {
+    let history = history_file.unwrap_or_else(|| {
         data_dir
             .join("history")
             .join(format!("{}.jsonl", config.name))
@@ -102,7 +142,8 @@ pub(crate) fn prepare_config(
         max_batch,
         queue_batches: (max_queue / max_batch).max(1),
         config,
-        mysql,
+        source,
+        topic_prefix,
         offsets,
         history,
     })

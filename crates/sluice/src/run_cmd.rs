@@ -9,6 +9,7 @@ use sluice_connect::JsonConverterConfig;
 use sluice_core::{OffsetKey, Sink, SourceHealth};
 use sluice_kafka::{KafkaProducer, KafkaSink};
 use sluice_mysql::MySqlSource;
+use sluice_postgres::{ConfirmingStore, PostgresSource};
 use sluice_runtime::stage::{FanOut, TransformSink};
 use sluice_runtime::{
     run_pipeline, ConnectorConfig, FileOffsetStore, Kind, Metrics, PipelineSettings,
@@ -16,7 +17,7 @@ use sluice_runtime::{
 use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
 use tokio::sync::{watch, Mutex};
 
-use crate::prepare::{kafka_sink, prepare_config};
+use crate::prepare::{kafka_sink, prepare_config, SourceConfig};
 use crate::{sinks, state};
 
 fn converters(c: &ConnectorConfig) -> (JsonConverterConfig, JsonConverterConfig) {
@@ -239,7 +240,7 @@ pub(crate) async fn run_source(
     })?;
     let key = OffsetKey {
         connector: name.clone(),
-        server: p.mysql.topic_prefix.clone(),
+        server: p.topic_prefix.clone(),
     };
     let errors = sinks::error_handler(&p.config, p.state.kafka.as_ref(), data_dir).await?;
     let (inner, txn_producer): (Box<dyn Sink>, _) = match shared {
@@ -262,36 +263,60 @@ pub(crate) async fn run_source(
     };
     let sink: Box<dyn Sink> = Box::new(TransformSink::new(sinks::chain(&p.config)?, errors, inner));
     let sink = Arc::new(Mutex::new(sink));
-    let mut store = state::open_offsets(&p.state, &p.offsets, &key, txn_producer)
+    let store = state::open_offsets(&p.state, &p.offsets, &key, txn_producer)
         .await
         .with_context(|| format!("connector {name}: offsets"))?;
-    let history = state::open_history(&p.state, &p.history)
-        .await
-        .with_context(|| format!("connector {name}: schema history"))?;
     let offset = store.load(&key)?;
-    let source = MySqlSource::new(p.mysql, offset, history)
-        .health(health)
-        .exit_when_caught_up(exit_when_caught_up)
-        .max_batch(p.max_batch);
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    run_pipeline(
-        move |tx| source.run(tx),
-        PipelineSettings {
-            queue_batches: p.queue_batches,
-            commit_every: p.commit_every,
-            metrics: connector_metrics,
-        },
-        sink,
-        store.as_mut(),
-        &key,
-        shutdown,
-    )
-    .await
-    .with_context(|| format!("connector {name}"))
+    let settings = PipelineSettings {
+        queue_batches: p.queue_batches,
+        commit_every: p.commit_every,
+        metrics: connector_metrics,
+    };
+    let result = match p.source {
+        SourceConfig::MySql(mysql) => {
+            let mut store = store;
+            let history = state::open_history(&p.state, &p.history)
+                .await
+                .with_context(|| format!("connector {name}: schema history"))?;
+            let source = MySqlSource::new(mysql, offset, history)
+                .health(health)
+                .exit_when_caught_up(exit_when_caught_up)
+                .max_batch(p.max_batch);
+            run_pipeline(
+                move |tx| source.run(tx),
+                settings,
+                sink,
+                store.as_mut(),
+                &key,
+                shutdown,
+            )
+            .await
+        }
+        SourceConfig::Postgres(pg) => {
+            // the slot is confirmed up to what this store has committed
+            let confirmed = sluice_postgres::Confirmed::default();
+            let mut store = ConfirmingStore::new(store, confirmed.clone());
+            let source = PostgresSource::new(pg, offset, confirmed)
+                .with_context(|| format!("connector {name}"))?
+                .health(health)
+                .exit_when_caught_up(exit_when_caught_up)
+                .max_batch(p.max_batch);
+            run_pipeline(
+                move |tx| source.run(tx),
+                settings,
+                sink,
+                &mut store,
+                &key,
+                shutdown,
+            )
+            .await
+        }
+    };
+    result.with_context(|| format!("connector {name}"))
 }
-
 pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {

@@ -157,14 +157,19 @@ fn two_workers_share_connectors_and_one_takes_over_when_the_other_dies() {
         201,
         "any worker takes REST calls"
     );
+    // the posting worker answers after reading its write back; the other one sees it as soon as
+    // it reads the config topic (as in Kafka Connect, a follower's view is eventually consistent)
     for w in &workers {
-        assert_eq!(
+        let seen = || {
             w.call("GET", "/connectors", None)
                 .1
                 .as_array()
-                .map(Vec::len),
-            Some(2),
-            "both workers see both connectors"
+                .map(Vec::len)
+        };
+        assert!(
+            wait_until(Duration::from_secs(30), || seen() == Some(2)),
+            "both workers see both connectors: {:?}",
+            seen()
         );
     }
     let running_on = |w: &ConnectWorker, name: &str| -> Option<String> {

@@ -1,0 +1,389 @@
+//! Debezium PostgreSQL change events: per-table schemas (key, value, envelope) and events.
+//!
+//! Value: the envelope (`before`, `after`, `source`, `transaction`, `op`, `ts_ms`, `ts_us`,
+//! `ts_ns`); `source` is `io.debezium.connector.postgresql.Source`. Key: the primary key
+//! struct (null for tables without one). A delete is followed by a tombstone
+//! (`tombstones.on.delete`); an update that changes the key becomes a delete of the old key (and
+//! tombstone) and a create of the new one. `before` is only known with `REPLICA IDENTITY FULL`
+//! (else updates have a null `before` and deletes carry the key columns only, other required
+//! columns filled with their type's zero value, as Debezium does).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sluice_core::schema::logical;
+use sluice_core::{ChangeEvent, Data, Position, Schema, SchemaBuilder, Value};
+use tracing::warn;
+
+use crate::catalog::Table;
+use crate::config::PgConfig;
+use crate::types::{self, Conv};
+
+/// `source.version` sluice reports.
+pub const VERSION: &str = concat!("sluice-", env!("CARGO_PKG_VERSION"));
+
+/// Everything needed to turn rows of one table into events.
+#[derive(Debug, Clone)]
+pub struct TableSchemas {
+    pub table: Table,
+    pub schema_name: Arc<str>,
+    pub table_name: Arc<str>,
+    pub topic: Arc<str>,
+    pub key: Option<Arc<Schema>>,
+    pub value: Arc<Schema>,
+    pub envelope: Arc<Schema>,
+    /// Per table column: its conversion, or `None` when the column is not emitted (unknown type).
+    pub convs: Vec<Option<Conv>>,
+    /// Per value field: whether it is required (a missing value gets the type's zero).
+    pub required: Vec<bool>,
+    /// For each key field, its index among the value fields.
+    pub key_fields: Vec<usize>,
+}
+
+impl TableSchemas {
+    pub fn build(table: Table, cfg: &PgConfig, source: &Arc<Schema>) -> TableSchemas {
+        let base = format!("{}.{}.{}", cfg.topic_prefix, table.schema, table.name);
+        let mut value = SchemaBuilder::structure()
+            .optional()
+            .name(format!("{base}.Value"));
+        let mut convs = Vec::new();
+        let mut fields = Vec::new();
+        let mut required = Vec::new();
+        for col in &table.columns {
+            match types::column_schema(col, cfg) {
+                Some((schema, conv)) => {
+                    value = value.field(col.name.clone(), Arc::clone(&schema));
+                    required.push(!schema.optional);
+                    fields.push((col.name.clone(), schema));
+                    convs.push(Some(conv));
+                }
+                None => {
+                    warn!(table = %table.full_name(), column = %col.name, r#type = %col.ty.name, "column of an unknown type is not captured (include.unknown.datatypes=true emits its text as bytes)");
+                    convs.push(None);
+                }
+            }
+        }
+        let value = value.build();
+        let mut key_fields = Vec::new();
+        let key = if table.primary_key.is_empty() {
+            None
+        } else {
+            let mut k = SchemaBuilder::structure().name(format!("{base}.Key"));
+            for pk in &table.primary_key {
+                if let Some(i) = fields.iter().position(|(n, _)| n == pk) {
+                    k = k.field(fields[i].0.clone(), Arc::clone(&fields[i].1));
+                    key_fields.push(i);
+                }
+            }
+            Some(k.build())
+        };
+        let ts = || SchemaBuilder::int64().optional().build();
+        let envelope = SchemaBuilder::structure()
+            .name(format!("{base}.Envelope"))
+            .version(2)
+            .field("before", Arc::clone(&value))
+            .field("after", Arc::clone(&value))
+            .field("source", Arc::clone(source))
+            .field("transaction", transaction_schema())
+            .field("op", SchemaBuilder::string().build())
+            .field("ts_ms", ts())
+            .field("ts_us", ts())
+            .field("ts_ns", ts())
+            .build();
+        TableSchemas {
+            schema_name: Arc::from(table.schema.as_str()),
+            table_name: Arc::from(table.name.as_str()),
+            topic: Arc::from(base.as_str()),
+            table,
+            key,
+            value,
+            envelope,
+            convs,
+            required,
+            key_fields,
+        }
+    }
+
+    /// Converts one row given as text per table column (`None`: SQL NULL); columns of
+    /// unknown types are dropped.
+    pub fn row(&self, cells: impl IntoIterator<Item = Cell>, placeholder: &str) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.required.len());
+        for (conv, cell) in self.convs.iter().zip(cells) {
+            let Some(conv) = conv else { continue };
+            let v = match cell {
+                Cell::Null => Value::Null,
+                Cell::Unchanged => types::unavailable(conv, placeholder),
+                Cell::Text(t) => match types::decode(conv, &t) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        warn!(table = %self.table.full_name(), error = %e, "value not representable; emitted as null");
+                        Value::Null
+                    }
+                },
+            };
+            let v = if v.is_null() && self.required[out.len()] {
+                types::zero(conv)
+            } else {
+                v
+            };
+            out.push(v);
+        }
+        out
+    }
+}
+
+/// One value of a row as the server sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    /// pgoutput's `u`: an unchanged TOASTed value the server did not send.
+    Unchanged,
+    Text(String),
+}
+
+fn transaction_schema() -> Arc<Schema> {
+    SchemaBuilder::structure()
+        .optional()
+        .name("event.block")
+        .version(1)
+        .field("id", SchemaBuilder::string().build())
+        .field("total_order", SchemaBuilder::int64().build())
+        .field("data_collection_order", SchemaBuilder::int64().build())
+        .build()
+}
+
+/// `io.debezium.connector.postgresql.Source`, as Debezium 3.6 writes it.
+pub fn source_schema() -> Arc<Schema> {
+    let s = || SchemaBuilder::string().build();
+    let os = || SchemaBuilder::string().optional().build();
+    let oi64 = || SchemaBuilder::int64().optional().build();
+    SchemaBuilder::structure()
+        .name("io.debezium.connector.postgresql.Source")
+        .version(1)
+        .field("version", s())
+        .field("connector", s())
+        .field("name", s())
+        .field("ts_ms", SchemaBuilder::int64().build())
+        .field(
+            "snapshot",
+            SchemaBuilder::string()
+                .optional()
+                .name(logical::ENUM)
+                .version(1)
+                .parameter(
+                    "allowed",
+                    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
+                )
+                .default_value(Value::String(Arc::from("false")))
+                .build(),
+        )
+        .field("db", s())
+        .field("sequence", os())
+        .field("ts_us", oi64())
+        .field("ts_ns", oi64())
+        .field("schema", s())
+        .field("table", s())
+        .field("txId", oi64())
+        .field("lsn", oi64())
+        .field("xmin", oi64())
+        .field("origin", os())
+        .field("origin_lsn", oi64())
+        .build()
+}
+
+/// Row operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+    Read,
+    Truncate,
+}
+
+/// The parts of `source` that vary per event.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// Commit time (streaming) or read time (snapshot), µs since the epoch.
+    pub ts_us: i64,
+    pub snapshot: &'static str,
+    pub tx_id: Option<u64>,
+    pub lsn: u64,
+    /// LSN of the last transaction committed before this one (`sequence[0]`).
+    pub last_commit: Option<u64>,
+}
+
+/// Builds events for one connector.
+#[derive(Debug, Clone)]
+pub struct EventBuilder {
+    pub source_schema: Arc<Schema>,
+    tombstones_on_delete: bool,
+    version: Arc<str>,
+    connector: Arc<str>,
+    server_name: Arc<str>,
+    db: Arc<str>,
+    pub placeholder: String,
+}
+
+impl EventBuilder {
+    pub fn new(cfg: &PgConfig) -> EventBuilder {
+        EventBuilder {
+            source_schema: source_schema(),
+            tombstones_on_delete: cfg.tombstones_on_delete,
+            version: Arc::from(VERSION),
+            connector: Arc::from("postgresql"),
+            server_name: Arc::from(cfg.topic_prefix.as_str()),
+            db: Arc::from(cfg.dbname.as_str()),
+            placeholder: cfg.unavailable_placeholder.clone(),
+        }
+    }
+
+    fn source(&self, t: &TableSchemas, s: &SourceInfo) -> Value {
+        let sequence = format!(
+            "[{},\"{}\"]",
+            s.last_commit
+                .map_or_else(|| "null".to_string(), |l| format!("\"{l}\"")),
+            s.lsn
+        );
+        Value::Struct(vec![
+            Value::String(Arc::clone(&self.version)),
+            Value::String(Arc::clone(&self.connector)),
+            Value::String(Arc::clone(&self.server_name)),
+            Value::Int64(s.ts_us / 1000),
+            Value::String(Arc::from(s.snapshot)),
+            Value::String(Arc::clone(&self.db)),
+            Value::String(Arc::from(sequence)),
+            Value::Int64(s.ts_us),
+            Value::Int64(s.ts_us.saturating_mul(1000)),
+            Value::String(Arc::clone(&t.schema_name)),
+            Value::String(Arc::clone(&t.table_name)),
+            s.tx_id.map_or(Value::Null, |x| Value::Int64(x as i64)),
+            Value::Int64(s.lsn as i64),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ])
+    }
+
+    fn key(&self, t: &TableSchemas, row: &[Value]) -> Option<Data> {
+        t.key.as_ref().map(|schema| {
+            Data::new(
+                Arc::clone(schema),
+                Value::Struct(t.key_fields.iter().map(|&i| row[i].clone()).collect()),
+            )
+        })
+    }
+
+    fn envelope(
+        &self,
+        t: &TableSchemas,
+        op: Op,
+        before: Value,
+        after: Value,
+        source: Value,
+    ) -> Data {
+        let ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as i64;
+        let op = match op {
+            Op::Create => "c",
+            Op::Update => "u",
+            Op::Delete => "d",
+            Op::Read => "r",
+            Op::Truncate => "t",
+        };
+        Data {
+            schema: Some(Arc::clone(&t.envelope)),
+            value: Value::Struct(vec![
+                before,
+                after,
+                source,
+                Value::Null,
+                Value::String(Arc::from(op)),
+                Value::Int64(ns / 1_000_000),
+                Value::Int64(ns / 1_000),
+                Value::Int64(ns),
+            ]),
+        }
+    }
+
+    /// Appends the events of one row change.
+    #[allow(clippy::too_many_arguments)]
+    pub fn row_change(
+        &self,
+        t: &TableSchemas,
+        op: Op,
+        before: Option<Vec<Value>>,
+        after: Option<Vec<Value>>,
+        info: &SourceInfo,
+        position: &Position,
+        out: &mut Vec<ChangeEvent>,
+    ) {
+        if op == Op::Update {
+            if let (Some(b), Some(a)) = (&before, &after) {
+                if t.key.is_some() && t.key_fields.iter().any(|&i| b[i] != a[i]) {
+                    self.row_change(t, Op::Delete, before.clone(), None, info, position, out);
+                    self.row_change(t, Op::Create, None, after, info, position, out);
+                    return;
+                }
+            }
+        }
+        let key_row = after.as_deref().or(before.as_deref()).unwrap_or(&[]);
+        let key = self.key(t, key_row);
+        let value = self.envelope(
+            t,
+            op,
+            before.map_or(Value::Null, Value::Struct),
+            after.map_or(Value::Null, Value::Struct),
+            self.source(t, info),
+        );
+        let event = |value| ChangeEvent {
+            topic: Arc::clone(&t.topic),
+            key: key.clone(),
+            value,
+            headers: Vec::new(),
+            position: position.clone(),
+            timestamp: None,
+        };
+        out.push(event(Some(value)));
+        if op == Op::Delete && self.tombstones_on_delete {
+            out.push(event(None));
+        }
+    }
+
+    /// A truncate event (`op: "t"`, no key, no before/after), when `skipped.operations` lets
+    /// truncates through.
+    pub fn truncate(
+        &self,
+        t: &TableSchemas,
+        info: &SourceInfo,
+        position: &Position,
+    ) -> ChangeEvent {
+        ChangeEvent {
+            topic: Arc::clone(&t.topic),
+            key: None,
+            value: Some(self.envelope(
+                t,
+                Op::Truncate,
+                Value::Null,
+                Value::Null,
+                self.source(t, info),
+            )),
+            headers: Vec::new(),
+            position: position.clone(),
+            timestamp: None,
+        }
+    }
+}
+
+/// Sets `source.snapshot` of an event already built.
+pub fn set_snapshot_marker(ev: &mut ChangeEvent, marker: &'static str) {
+    if let Some(Value::Struct(env)) = ev.value.as_mut().map(|d| &mut d.value) {
+        if let Some(Value::Struct(src)) = env.get_mut(2) {
+            if let Some(slot) = src.get_mut(4) {
+                *slot = Value::String(Arc::from(marker));
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! sluice's PostgreSQL source: logical replication with the built-in `pgoutput` plugin,
+//! emitting the change events Debezium's PostgreSQL connector emits.
+//!
+//! * [`config`]: the Debezium connector properties.
+//! * [`catalog`] and [`types`]: tables, columns and the Debezium type mapping.
+//! * [`pgoutput`]: decoding the replication messages.
+//! * [`envelope`]: per-table schemas and Debezium events.
+//! * [`snapshot`]: the consistent, lock-free, parallel initial snapshot.
+//! * [`stream`]: the replication loop and its restart positions.
+//! * [`confirm`]: confirming to the slot only what is durable.
+//! * [`source`]: start-up (publication, slot, snapshot decision), then streaming.
+
+pub mod catalog;
+pub mod config;
+pub mod confirm;
+pub mod envelope;
+pub mod error;
+pub mod pgoutput;
+pub mod snapshot;
+pub mod source;
+pub mod stream;
+pub mod types;
+
+pub use config::PgConfig;
+pub use confirm::{Confirmed, ConfirmingStore};
+pub use error::PgError;
+pub use source::PostgresSource;

@@ -1,0 +1,404 @@
+//! The replication loop: pgoutput messages → events, in commit order, with restart positions.
+//!
+//! Positions. After a transaction commits, the position is `lsn` = the commit's end LSN: a
+//! restart there gets only later transactions. Inside a transaction (a batch may end there), the
+//! position keeps `lsn` at the end of the previous transaction, with `lsn_commit` = this
+//! transaction's commit LSN and `event` = how many of its changes were handed over; the server
+//! resends the whole transaction after a restart and the first `event` changes are skipped.
+//!
+//! Confirmation. The slot is told an LSN is flushed only when the offset store committed a
+//! position with that `lsn` ([`crate::confirm`]), so WAL is never freed for undelivered events.
+//!
+//! Idle. With `heartbeat.interval.ms`, a heartbeat record is emitted between transactions on a
+//! server keepalive, carrying the keepalive's WAL position: once delivered, the offset (and the
+//! slot) move on although no captured table changed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
+use sluice_core::{
+    ChangeEvent, Data, PgPosition, Position, Schema, SchemaBuilder, SourceHealth, SourceMessage,
+    Value,
+};
+use sqlx::postgres::PgConnection;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::catalog::{self, Table, Types};
+use crate::config::PgConfig;
+use crate::confirm::Confirmed;
+use crate::envelope::{Cell, EventBuilder, Op, SourceInfo, TableSchemas};
+use crate::error::PgError;
+use crate::pgoutput::{self, Message, RelColumn};
+use crate::types::Column;
+
+/// µs between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
+const PG_EPOCH_US: i64 = 946_684_800_000_000;
+
+/// How long a partly filled batch waits for more transactions.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// What the loop needs besides the stream itself.
+pub struct Streamer<'a> {
+    pub cfg: &'a PgConfig,
+    pub builder: &'a EventBuilder,
+    pub sql: PgConnection,
+    pub types: Types,
+    pub confirmed: Confirmed,
+    pub max_batch: usize,
+    /// Stop once the stream reached this LSN and is idle (`--exit-when-caught-up`).
+    pub exit_at: Option<u64>,
+    pub health: Arc<SourceHealth>,
+}
+
+struct Txn {
+    final_lsn: u64,
+    xid: u32,
+    commit_us: i64,
+    changes: u64,
+    skip: u64,
+}
+
+impl Streamer<'_> {
+    /// Streams from `start` until the stream or the pipeline ends.
+    pub async fn run(
+        mut self,
+        mut client: ReplicationClient,
+        start: PgPosition,
+        tx: &mpsc::Sender<SourceMessage>,
+    ) -> Result<(), PgError> {
+        let mut relations: HashMap<u32, Option<Arc<TableSchemas>>> = HashMap::new();
+        let mut complete = PgPosition {
+            snapshot: false,
+            snapshot_progress: None,
+            event: 0,
+            ..start.clone()
+        };
+        let mut txn: Option<Txn> = None;
+        let mut last_commit: Option<u64> = None;
+        let mut batch: Vec<ChangeEvent> = Vec::new();
+        let mut batch_position: Option<Position> = None;
+        let mut sent_mid_txn = false;
+        let mut reported = 0u64;
+        let mut heartbeat = self.cfg.heartbeat_interval.map(|i| (i, Instant::now()));
+        let mut last_seen = 0u64;
+        info!(connector = %self.cfg.name, lsn = %Lsn(start.lsn), "streaming from the replication slot");
+        loop {
+            let durable = self.confirmed.get();
+            if durable > reported {
+                client.update_applied_lsn(Lsn(durable));
+                reported = durable;
+            }
+            let wait = if !batch.is_empty() && txn.is_none() {
+                LINGER
+            } else {
+                Duration::from_millis(500)
+            };
+            let next = match tokio::time::timeout(wait, client.recv()).await {
+                Ok(r) => r.map_err(|e| PgError::Replication(e.to_string()))?,
+                Err(_) => {
+                    if txn.is_none() {
+                        if let Some(p) = batch_position.take() {
+                            send(tx, std::mem::take(&mut batch), p).await?;
+                        } else if let Some(target) = self.exit_at {
+                            if last_seen >= target && tx.capacity() == tx.max_capacity() {
+                                info!(connector = %self.cfg.name, "caught up; stopping");
+                                return Ok(());
+                            }
+                        }
+                    }
+                    continue;
+                }
+            };
+            let Some(event) = next else {
+                if let Some(p) = batch_position.take() {
+                    send(tx, std::mem::take(&mut batch), p).await?;
+                }
+                return Ok(());
+            };
+            match event {
+                ReplicationEvent::Begin {
+                    final_lsn,
+                    xid,
+                    commit_time_micros,
+                } => {
+                    let skip = if final_lsn.0 == start.lsn_commit && start.event > 0 {
+                        start.event
+                    } else {
+                        0
+                    };
+                    txn = Some(Txn {
+                        final_lsn: final_lsn.0,
+                        xid,
+                        commit_us: commit_time_micros + PG_EPOCH_US,
+                        changes: 0,
+                        skip,
+                    });
+                }
+                ReplicationEvent::XLogData {
+                    wal_start, data, ..
+                } => {
+                    let msg = pgoutput::decode(&data).map_err(PgError::Replication)?;
+                    if let Message::Relation {
+                        id,
+                        namespace,
+                        name,
+                        replica_identity,
+                        columns,
+                    } = msg
+                    {
+                        let t = self
+                            .relation(id, &namespace, &name, replica_identity, &columns)
+                            .await?;
+                        relations.insert(id, t);
+                        continue;
+                    }
+                    let Some(t) = txn.as_mut() else {
+                        warn!("change outside a transaction ignored");
+                        continue;
+                    };
+                    if matches!(msg, Message::Other(_)) {
+                        continue;
+                    }
+                    t.changes += 1;
+                    if t.changes <= t.skip {
+                        continue; // delivered before the restart
+                    }
+                    let position = Position::Postgres(PgPosition {
+                        lsn: complete.lsn,
+                        lsn_proc: wal_start.0,
+                        lsn_commit: t.final_lsn,
+                        event: t.changes,
+                        tx_id: Some(u64::from(t.xid)),
+                        ts_usec: t.commit_us,
+                        snapshot: false,
+                        snapshot_progress: None,
+                    });
+                    let info = SourceInfo {
+                        ts_us: t.commit_us,
+                        snapshot: "false",
+                        tx_id: Some(u64::from(t.xid)),
+                        lsn: wal_start.0,
+                        last_commit,
+                    };
+                    self.change(msg, &relations, &info, &position, &mut batch);
+                    batch_position = Some(position);
+                    if batch.len() >= self.max_batch {
+                        if let Some(p) = batch_position.take() {
+                            send(tx, std::mem::take(&mut batch), p).await?;
+                            sent_mid_txn = true;
+                        }
+                    }
+                }
+                ReplicationEvent::Commit { lsn, end_lsn, .. } => {
+                    let t = txn.take();
+                    complete = PgPosition {
+                        lsn: end_lsn.0,
+                        lsn_proc: end_lsn.0,
+                        lsn_commit: lsn.0,
+                        event: 0,
+                        tx_id: t.as_ref().map(|t| u64::from(t.xid)),
+                        ts_usec: t.as_ref().map_or(complete.ts_usec, |t| t.commit_us),
+                        snapshot: false,
+                        snapshot_progress: None,
+                    };
+                    last_commit = Some(lsn.0);
+                    last_seen = last_seen.max(end_lsn.0);
+                    if !batch.is_empty() || sent_mid_txn {
+                        batch_position = Some(Position::Postgres(complete.clone()));
+                    }
+                    sent_mid_txn = false;
+                    if batch.len() >= self.max_batch {
+                        if let Some(p) = batch_position.take() {
+                            send(tx, std::mem::take(&mut batch), p).await?;
+                        }
+                    }
+                }
+                ReplicationEvent::KeepAlive { wal_end, .. } => {
+                    last_seen = last_seen.max(wal_end.0);
+                    if txn.is_some() || !batch.is_empty() {
+                        continue;
+                    }
+                    if let Some((every, last)) = heartbeat.as_mut() {
+                        if last.elapsed() >= *every && wal_end.0 > complete.lsn {
+                            *last = Instant::now();
+                            complete.lsn = wal_end.0;
+                            complete.lsn_proc = wal_end.0;
+                            let p = Position::Postgres(complete.clone());
+                            let ev = self.heartbeat_event(&p);
+                            send(tx, vec![ev], p).await?;
+                            if let Some(q) = &self.cfg.heartbeat_action_query {
+                                if let Err(e) = sqlx::raw_sql(q).execute(&mut self.sql).await {
+                                    warn!(error = %e, "heartbeat.action.query failed");
+                                }
+                            }
+                        }
+                    }
+                }
+                ReplicationEvent::Message { .. } => {}
+                ReplicationEvent::StoppedAt { .. } => return Ok(()),
+            }
+        }
+    }
+
+    /// The schemas of a relation the server announced (`None`: not captured).
+    async fn relation(
+        &mut self,
+        id: u32,
+        namespace: &str,
+        name: &str,
+        replica_identity: u8,
+        columns: &[RelColumn],
+    ) -> Result<Option<Arc<TableSchemas>>, PgError> {
+        if !self.cfg.filters.table(namespace, name) {
+            return Ok(None);
+        }
+        if columns.iter().any(|c| self.types.get(c.type_oid).is_none()) {
+            self.types = Types::load(&mut self.sql).await?; // a type created after the start
+        }
+        let current = catalog::table(&mut self.sql, id, &self.types).await.ok();
+        let mut cols = Vec::new();
+        for c in columns {
+            let known = current
+                .as_ref()
+                .and_then(|t| t.columns.iter().find(|k| k.name == c.name));
+            let ty = self.types.get(c.type_oid).cloned().ok_or_else(|| {
+                PgError::Fatal(format!(
+                    "type OID {} of {namespace}.{name}.{} is unknown",
+                    c.type_oid, c.name
+                ))
+            })?;
+            cols.push(Column {
+                name: c.name.clone(),
+                ty,
+                typmod: c.typmod,
+                not_null: known.is_some_and(|k| k.not_null),
+                default: known.and_then(|k| k.default.clone()),
+            });
+        }
+        let primary_key = match current.as_ref().map(|t| t.primary_key.clone()) {
+            Some(pk) if !pk.is_empty() => pk,
+            _ if replica_identity == b'i' => columns
+                .iter()
+                .filter(|c| c.key)
+                .map(|c| c.name.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let table = Table {
+            oid: id,
+            schema: namespace.to_string(),
+            name: name.to_string(),
+            columns: cols,
+            primary_key,
+            replica_full: replica_identity == b'f',
+        };
+        debug!(table = %table.full_name(), "relation");
+        Ok(Some(Arc::new(TableSchemas::build(
+            table,
+            self.cfg,
+            &self.builder.source_schema,
+        ))))
+    }
+
+    fn change(
+        &self,
+        msg: Message,
+        relations: &HashMap<u32, Option<Arc<TableSchemas>>>,
+        info: &SourceInfo,
+        position: &Position,
+        out: &mut Vec<ChangeEvent>,
+    ) {
+        let cfg = self.cfg;
+        let ph = &self.builder.placeholder;
+        let table = |rel: u32| relations.get(&rel).and_then(|t| t.as_ref());
+        match msg {
+            Message::Insert { rel, new } => {
+                if let Some(t) = table(rel).filter(|_| !cfg.skip_creates) {
+                    let after = t.row(new, ph);
+                    self.builder
+                        .row_change(t, Op::Create, None, Some(after), info, position, out);
+                }
+            }
+            Message::Update { rel, old, mut new } => {
+                if let Some(t) = table(rel).filter(|_| !cfg.skip_updates) {
+                    if let Some((b'O', old_cells)) = &old {
+                        // REPLICA IDENTITY FULL: an unchanged TOASTed value is in the old row
+                        for (n, o) in new.iter_mut().zip(old_cells) {
+                            if *n == Cell::Unchanged {
+                                *n = o.clone();
+                            }
+                        }
+                    }
+                    let before = old.map(|(_, cells)| t.row(cells, ph));
+                    let after = t.row(new, ph);
+                    self.builder.row_change(
+                        t,
+                        Op::Update,
+                        before,
+                        Some(after),
+                        info,
+                        position,
+                        out,
+                    );
+                }
+            }
+            Message::Delete { rel, old } => {
+                if let Some(t) = table(rel).filter(|_| !cfg.skip_deletes) {
+                    let before = t.row(old.1, ph);
+                    self.builder
+                        .row_change(t, Op::Delete, Some(before), None, info, position, out);
+                }
+            }
+            Message::Truncate { rels } => {
+                if !cfg.skip_truncate {
+                    for rel in rels {
+                        if let Some(t) = table(rel) {
+                            out.push(self.builder.truncate(t, info, position));
+                        }
+                    }
+                }
+            }
+            Message::Relation { .. } | Message::Other(_) => {}
+        }
+    }
+
+    fn heartbeat_event(&self, position: &Position) -> ChangeEvent {
+        let key: Arc<Schema> = SchemaBuilder::structure()
+            .name("io.debezium.connector.common.ServerNameKey")
+            .field("serverName", SchemaBuilder::string().build())
+            .build();
+        let value: Arc<Schema> = SchemaBuilder::structure()
+            .name("io.debezium.connector.common.Heartbeat")
+            .field("ts_ms", SchemaBuilder::int64().build())
+            .build();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        ChangeEvent {
+            topic: Arc::from(self.cfg.heartbeat_topic.as_str()),
+            key: Some(Data::new(
+                key,
+                Value::Struct(vec![Value::String(Arc::from(
+                    self.cfg.topic_prefix.as_str(),
+                ))]),
+            )),
+            value: Some(Data::new(value, Value::Struct(vec![Value::Int64(now_ms)]))),
+            headers: Vec::new(),
+            position: position.clone(),
+            timestamp: Some(now_ms),
+        }
+    }
+}
+
+async fn send(
+    tx: &mpsc::Sender<SourceMessage>,
+    events: Vec<ChangeEvent>,
+    position: Position,
+) -> Result<(), PgError> {
+    tx.send(SourceMessage::Batch { events, position })
+        .await
+        .map_err(|_| PgError::Fatal("the pipeline stopped".into()))
+}

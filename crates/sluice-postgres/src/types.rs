@@ -1,0 +1,879 @@
+//! PostgreSQL column types → Connect schemas and values, as Debezium's PostgreSQL connector maps
+//! them (checked against Debezium 3.6's output, see tests/postgres_types.rs).
+//!
+//! Values arrive as PostgreSQL's *text* output, both from pgoutput (text mode) and from the
+//! snapshot (`COPY … TO STDOUT`), so one decoder serves both. Sessions run with
+//! `TimeZone=UTC`, `DateStyle=ISO`, `IntervalStyle=iso_8601` and `extra_float_digits=3`, which
+//! fixes the text forms parsed here.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use sluice_core::decimal::Decimal;
+use sluice_core::schema::logical;
+use sluice_core::{Schema, SchemaBuilder, Value};
+
+use crate::config::{BinaryMode, DecimalMode, IntervalMode, PgConfig, TimePrecision};
+
+/// A type of the database (`pg_type`), resolved: domains to their base type, arrays to their
+/// element type.
+#[derive(Debug, Clone)]
+pub struct PgType {
+    pub oid: u32,
+    pub name: String,
+    /// `typtype`: b(ase), e(num), d(omain), r(ange), c(omposite), m(ultirange), p(seudo).
+    pub kind: u8,
+    /// For arrays: the element type.
+    pub elem: Option<Arc<PgType>>,
+    /// For domains: the base type (and the base type's modifier).
+    pub base: Option<(Arc<PgType>, i32)>,
+    /// For enums: the labels in sort order.
+    pub labels: Vec<String>,
+}
+
+/// A column of a captured table.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub ty: Arc<PgType>,
+    pub typmod: i32,
+    pub not_null: bool,
+    /// The default expression (`pg_get_expr` of `pg_attrdef`).
+    pub default: Option<String>,
+}
+
+/// How a column's text becomes a Connect value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conv {
+    Bool,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    /// NUMERIC(p,s) / MONEY in precise mode: a Connect Decimal of this scale.
+    Decimal(u32),
+    /// NUMERIC without a declared scale: `io.debezium.data.VariableScaleDecimal`.
+    VarDecimal,
+    DecimalDouble,
+    DecimalString,
+    /// MONEY (`$1,234.50`): strip the currency, then like NUMERIC(…,2).
+    Money(Box<Conv>),
+    Str,
+    Bytes(BinaryMode),
+    Date,
+    /// TIME as int32 milliseconds (`io.debezium.time.Time`, Connect Time).
+    TimeMillis,
+    /// TIME as int64 microseconds (`io.debezium.time.MicroTime`).
+    TimeMicros,
+    /// TIMETZ as `io.debezium.time.ZonedTime` (UTC, ISO-8601).
+    TimeTz,
+    TimestampMillis,
+    TimestampMicros,
+    /// TIMESTAMPTZ as `io.debezium.time.ZonedTimestamp` with this many fraction digits.
+    TimestampTz(u32),
+    Interval(IntervalMode),
+    /// BIT(1) as a boolean.
+    Bit,
+    /// BIT(n) / VARBIT as `io.debezium.data.Bits` (little-endian bytes of the number).
+    Bits,
+    Point,
+    Array(Box<Conv>),
+    /// A type sluice does not know (`include.unknown.datatypes=true`): its text as bytes.
+    Unknown,
+}
+
+/// Debezium's precision of a TIME/TIMESTAMP column from its modifier (6 when not declared).
+fn precision(typmod: i32) -> u32 {
+    if typmod < 0 {
+        6
+    } else {
+        (typmod as u32).min(6)
+    }
+}
+
+/// `(schema without optionality, conversion)` for a column type; `None` for an unknown type.
+pub fn mapping(ty: &PgType, typmod: i32, cfg: &PgConfig) -> Option<(SchemaBuilder, Conv)> {
+    if let Some((base, base_mod)) = &ty.base {
+        return mapping(base, if typmod >= 0 { typmod } else { *base_mod }, cfg);
+    }
+    if let Some(elem) = &ty.elem {
+        let (item, conv) = mapping(elem, typmod, cfg)?;
+        return Some((
+            SchemaBuilder::array(item.optional().build()),
+            Conv::Array(Box::new(conv)),
+        ));
+    }
+    if ty.kind == b'e' {
+        return Some((
+            SchemaBuilder::string()
+                .name(logical::ENUM)
+                .version(1)
+                .parameter("allowed", ty.labels.join(",")),
+            Conv::Str,
+        ));
+    }
+    let connect = cfg.time_precision == TimePrecision::Connect;
+    let decimal = |scale: Option<u32>, precision: Option<u32>| match (cfg.decimal_mode, scale) {
+        (DecimalMode::Double, _) => (SchemaBuilder::float64(), Conv::DecimalDouble),
+        (DecimalMode::String, _) => (SchemaBuilder::string(), Conv::DecimalString),
+        (DecimalMode::Precise, None) => (
+            SchemaBuilder::structure()
+                .name("io.debezium.data.VariableScaleDecimal")
+                .version(1)
+                .doc("Variable scaled decimal")
+                .field("scale", SchemaBuilder::int32().build())
+                .field("value", SchemaBuilder::bytes().build()),
+            Conv::VarDecimal,
+        ),
+        (DecimalMode::Precise, Some(s)) => {
+            let mut b = SchemaBuilder::bytes()
+                .name(logical::DECIMAL)
+                .version(1)
+                .parameter("scale", s.to_string());
+            if let Some(p) = precision {
+                b = b.parameter("connect.decimal.precision", p.to_string());
+            }
+            (b, Conv::Decimal(s))
+        }
+    };
+    Some(match ty.name.as_str() {
+        "bool" => (SchemaBuilder::boolean(), Conv::Bool),
+        "int2" => (SchemaBuilder::int16(), Conv::I16),
+        "int4" => (SchemaBuilder::int32(), Conv::I32),
+        "int8" | "oid" => (SchemaBuilder::int64(), Conv::I64),
+        "float4" => (SchemaBuilder::float32(), Conv::F32),
+        "float8" => (SchemaBuilder::float64(), Conv::F64),
+        "numeric" => {
+            if typmod < 4 {
+                decimal(None, None)
+            } else {
+                let m = (typmod - 4) as u32;
+                decimal(Some(m & 0xffff), Some((m >> 16) & 0xffff))
+            }
+        }
+        "money" => {
+            let (s, c) = decimal(Some(2), None);
+            (s, Conv::Money(Box::new(c)))
+        }
+        "bpchar" | "varchar" | "text" | "name" | "char" | "citext" | "inet" | "cidr"
+        | "macaddr" | "macaddr8" | "ltree" | "tsvector" | "tsquery" => {
+            (SchemaBuilder::string(), Conv::Str)
+        }
+        "uuid" => (
+            SchemaBuilder::string()
+                .name("io.debezium.data.Uuid")
+                .version(1),
+            Conv::Str,
+        ),
+        "json" | "jsonb" => (
+            SchemaBuilder::string().name(logical::JSON).version(1),
+            Conv::Str,
+        ),
+        "xml" => (
+            SchemaBuilder::string()
+                .name("io.debezium.data.Xml")
+                .version(1),
+            Conv::Str,
+        ),
+        "bytea" => (
+            match cfg.binary_mode {
+                BinaryMode::Bytes => SchemaBuilder::bytes(),
+                _ => SchemaBuilder::string(),
+            },
+            Conv::Bytes(cfg.binary_mode),
+        ),
+        "date" if connect => (
+            SchemaBuilder::int32()
+                .name(logical::CONNECT_DATE)
+                .version(1),
+            Conv::Date,
+        ),
+        "date" => (
+            SchemaBuilder::int32().name(logical::DATE).version(1),
+            Conv::Date,
+        ),
+        "time" if connect => (
+            SchemaBuilder::int32()
+                .name(logical::CONNECT_TIME)
+                .version(1),
+            Conv::TimeMillis,
+        ),
+        "time" if cfg.time_precision == TimePrecision::Adaptive && precision(typmod) <= 3 => (
+            SchemaBuilder::int32().name(logical::TIME).version(1),
+            Conv::TimeMillis,
+        ),
+        "time" => (
+            SchemaBuilder::int64().name(logical::MICRO_TIME).version(1),
+            Conv::TimeMicros,
+        ),
+        "timetz" => (
+            SchemaBuilder::string()
+                .name("io.debezium.time.ZonedTime")
+                .version(1),
+            Conv::TimeTz,
+        ),
+        "timestamp" if connect => (
+            SchemaBuilder::int64()
+                .name(logical::CONNECT_TIMESTAMP)
+                .version(1),
+            Conv::TimestampMillis,
+        ),
+        "timestamp" if precision(typmod) <= 3 => (
+            SchemaBuilder::int64().name(logical::TIMESTAMP).version(1),
+            Conv::TimestampMillis,
+        ),
+        "timestamp" => (
+            SchemaBuilder::int64()
+                .name(logical::MICRO_TIMESTAMP)
+                .version(1),
+            Conv::TimestampMicros,
+        ),
+        "timestamptz" => (
+            SchemaBuilder::string()
+                .name(logical::ZONED_TIMESTAMP)
+                .version(1),
+            Conv::TimestampTz(precision(typmod)),
+        ),
+        "interval" => match cfg.interval_mode {
+            IntervalMode::Numeric => (
+                SchemaBuilder::int64()
+                    .name("io.debezium.time.MicroDuration")
+                    .version(1),
+                Conv::Interval(IntervalMode::Numeric),
+            ),
+            IntervalMode::String => (
+                SchemaBuilder::string()
+                    .name("io.debezium.time.Interval")
+                    .version(1),
+                Conv::Interval(IntervalMode::String),
+            ),
+        },
+        "bit" if typmod == 1 => (SchemaBuilder::boolean(), Conv::Bit),
+        "bit" | "varbit" => (
+            SchemaBuilder::bytes()
+                .name(logical::BITS)
+                .version(1)
+                .parameter(
+                    "length",
+                    if typmod < 0 {
+                        i32::MAX.to_string()
+                    } else {
+                        typmod.to_string()
+                    },
+                ),
+            Conv::Bits,
+        ),
+        "point" => (
+            SchemaBuilder::structure()
+                .name("io.debezium.data.geometry.Point")
+                .version(1)
+                .doc("Geometry (POINT)")
+                .field("x", SchemaBuilder::float64().build())
+                .field("y", SchemaBuilder::float64().build())
+                .field("wkb", SchemaBuilder::bytes().optional().build())
+                .field("srid", SchemaBuilder::int32().optional().build()),
+            Conv::Point,
+        ),
+        _ if ty.kind == b'r' || ty.kind == b'm' => (SchemaBuilder::string(), Conv::Str),
+        _ if cfg.include_unknown_types => (SchemaBuilder::bytes(), Conv::Unknown),
+        _ => return None,
+    })
+}
+
+/// The schema of a column (with its default, when Debezium would give one).
+pub fn column_schema(col: &Column, cfg: &PgConfig) -> Option<(Arc<Schema>, Conv)> {
+    let (mut b, conv) = mapping(&col.ty, col.typmod, cfg)?;
+    if !col.not_null {
+        b = b.optional();
+    }
+    if let Some(d) = col.default.as_deref().and_then(|d| default_value(d, &conv)) {
+        b = b.default_value(d);
+    }
+    Some((b.build(), conv))
+}
+
+/// A column default as a value: literals (`42`, `'x'::text`, `true`) decode like data; a
+/// sequence (`nextval(…)`) has Debezium's zero default; anything else (functions) none.
+fn default_value(expr: &str, conv: &Conv) -> Option<Value> {
+    let e = expr.trim();
+    if e.starts_with("nextval(") {
+        return Some(zero(conv));
+    }
+    if e.eq_ignore_ascii_case("null") || e.starts_with("NULL::") {
+        return None;
+    }
+    let literal = match e.strip_prefix('\'') {
+        Some(rest) => {
+            let end = rest.rfind('\'')?;
+            let tail = &rest[end + 1..];
+            if !(tail.is_empty() || tail.starts_with("::")) {
+                return None;
+            }
+            rest[..end].replace("''", "'")
+        }
+        None => {
+            let v = e.split("::").next()?.trim_matches(|c| c == '(' || c == ')');
+            if !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                return None;
+            }
+            v.to_string()
+        }
+    };
+    decode(conv, &literal).ok()
+}
+
+/// The value a required column gets when the change carries none (a delete's old key image
+/// has only the key columns): the type's zero, as Debezium fills it.
+pub fn zero(conv: &Conv) -> Value {
+    match conv {
+        Conv::Bool | Conv::Bit => Value::Boolean(false),
+        Conv::I16 => Value::Int16(0),
+        Conv::I32 | Conv::Date | Conv::TimeMillis => Value::Int32(0),
+        Conv::I64
+        | Conv::TimeMicros
+        | Conv::TimestampMillis
+        | Conv::TimestampMicros
+        | Conv::Interval(IntervalMode::Numeric) => Value::Int64(0),
+        Conv::F32 => Value::Float32(0.0),
+        Conv::F64 | Conv::DecimalDouble => Value::Float64(0.0),
+        Conv::Decimal(s) => Value::Decimal(Decimal::from_i128(0, *s)),
+        Conv::Money(c) => zero(c),
+        Conv::VarDecimal => Value::Struct(vec![Value::Int32(0), Value::Bytes(vec![0])]),
+        Conv::Bytes(BinaryMode::Bytes) | Conv::Bits | Conv::Unknown => Value::Bytes(Vec::new()),
+        Conv::Point => Value::Struct(vec![
+            Value::Float64(0.0),
+            Value::Float64(0.0),
+            Value::Null,
+            Value::Null,
+        ]),
+        Conv::Array(_) => Value::Array(Vec::new()),
+        Conv::DecimalString
+        | Conv::Str
+        | Conv::Bytes(_)
+        | Conv::TimeTz
+        | Conv::TimestampTz(_)
+        | Conv::Interval(IntervalMode::String) => Value::String(Arc::from("")),
+    }
+}
+
+/// The placeholder Debezium puts in place of an unchanged TOASTed value
+/// (`unavailable.value.placeholder`): text for text-like types, its bytes for binary ones.
+pub fn unavailable(conv: &Conv, placeholder: &str) -> Value {
+    match conv {
+        Conv::Bytes(BinaryMode::Bytes) | Conv::Unknown => {
+            Value::Bytes(placeholder.as_bytes().to_vec())
+        }
+        Conv::Array(inner) => Value::Array(vec![unavailable(inner, placeholder)]),
+        Conv::Str | Conv::Bytes(_) | Conv::DecimalString | Conv::TimeTz | Conv::TimestampTz(_) => {
+            Value::String(Arc::from(placeholder))
+        }
+        _ => Value::Null,
+    }
+}
+
+fn bad(what: &str, text: &str) -> String {
+    format!(
+        "cannot read {what} from {:?}",
+        text.chars().take(64).collect::<String>()
+    )
+}
+
+/// Decodes one value's text.
+pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
+    Ok(match conv {
+        Conv::Bool => Value::Boolean(matches!(text, "t" | "true" | "1")),
+        Conv::I16 => Value::Int16(text.parse().map_err(|_| bad("smallint", text))?),
+        Conv::I32 => Value::Int32(text.parse().map_err(|_| bad("integer", text))?),
+        Conv::I64 => Value::Int64(text.parse().map_err(|_| bad("bigint", text))?),
+        Conv::F32 => Value::Float32(text.parse().map_err(|_| bad("real", text))?),
+        Conv::F64 => Value::Float64(text.parse().map_err(|_| bad("double", text))?),
+        Conv::Decimal(scale) => {
+            let d = Decimal::parse(text).ok_or_else(|| bad("numeric", text))?;
+            Value::Decimal(rescale(d, *scale).ok_or_else(|| bad("numeric", text))?)
+        }
+        Conv::VarDecimal => {
+            let d = Decimal::parse(text).ok_or_else(|| bad("numeric", text))?;
+            Value::Struct(vec![Value::Int32(d.scale as i32), Value::Bytes(d.unscaled)])
+        }
+        Conv::DecimalDouble => Value::Float64(text.parse().map_err(|_| bad("numeric", text))?),
+        Conv::DecimalString => Value::String(Arc::from(text)),
+        Conv::Money(inner) => {
+            let plain: String = text
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                .collect();
+            decode(inner, &plain)?
+        }
+        Conv::Str => Value::String(Arc::from(text)),
+        Conv::Bytes(mode) => {
+            let raw = bytea(text).ok_or_else(|| bad("bytea", text))?;
+            match mode {
+                BinaryMode::Bytes => Value::Bytes(raw),
+                BinaryMode::Base64 => {
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(raw).into())
+                }
+                BinaryMode::Base64UrlSafe => {
+                    Value::String(base64::engine::general_purpose::URL_SAFE.encode(raw).into())
+                }
+                BinaryMode::Hex => {
+                    Value::String(text.trim_start_matches("\\x").to_ascii_lowercase().into())
+                }
+            }
+        }
+        Conv::Date => {
+            let (days, _) = date(text).ok_or_else(|| bad("date", text))?;
+            Value::Int32(days as i32)
+        }
+        Conv::TimeMillis => {
+            Value::Int32((time(text).ok_or_else(|| bad("time", text))? / 1000) as i32)
+        }
+        Conv::TimeMicros => Value::Int64(time(text).ok_or_else(|| bad("time", text))?),
+        Conv::TimeTz => {
+            let (t, rest) = split_time(text).ok_or_else(|| bad("timetz", text))?;
+            let off = offset(rest).ok_or_else(|| bad("timetz", text))?;
+            let day = 86_400_000_000i64;
+            let utc = (t - off * 1_000_000).rem_euclid(day);
+            Value::String(format!("{}Z", clock(utc, None)).into())
+        }
+        Conv::TimestampMillis => Value::Int64(
+            timestamp(text)
+                .ok_or_else(|| bad("timestamp", text))?
+                .div_euclid(1000),
+        ),
+        Conv::TimestampMicros => {
+            Value::Int64(timestamp(text).ok_or_else(|| bad("timestamp", text))?)
+        }
+        Conv::TimestampTz(digits) => {
+            let us = timestamp(text).ok_or_else(|| bad("timestamptz", text))?;
+            Value::String(zoned(us, *digits).into())
+        }
+        Conv::Interval(mode) => {
+            let (months, days, micros) = interval(text).ok_or_else(|| bad("interval", text))?;
+            match mode {
+                IntervalMode::Numeric => {
+                    Value::Int64((months * 2_629_800 + days * 86_400) * 1_000_000 + micros)
+                }
+                IntervalMode::String => Value::String(iso_interval(months, days, micros).into()),
+            }
+        }
+        Conv::Bit => Value::Boolean(text == "1"),
+        Conv::Bits => Value::Bytes(bits(text).ok_or_else(|| bad("bit string", text))?),
+        Conv::Point => {
+            let inner = text.trim().trim_start_matches('(').trim_end_matches(')');
+            let (x, y) = inner.split_once(',').ok_or_else(|| bad("point", text))?;
+            let x: f64 = x.trim().parse().map_err(|_| bad("point", text))?;
+            let y: f64 = y.trim().parse().map_err(|_| bad("point", text))?;
+            let mut wkb = vec![1u8, 1, 0, 0, 0];
+            wkb.extend_from_slice(&x.to_le_bytes());
+            wkb.extend_from_slice(&y.to_le_bytes());
+            Value::Struct(vec![
+                Value::Float64(x),
+                Value::Float64(y),
+                Value::Bytes(wkb),
+                Value::Null,
+            ])
+        }
+        Conv::Array(inner) => {
+            let items = array(text).ok_or_else(|| bad("array", text))?;
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|i| match i {
+                        None => Ok(Value::Null),
+                        Some(s) => decode(inner, &s),
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        Conv::Unknown => Value::Bytes(text.as_bytes().to_vec()),
+    })
+}
+
+/// `d` at exactly `scale` digits (NUMERIC text already has the column's scale; money too).
+fn rescale(d: Decimal, scale: u32) -> Option<Decimal> {
+    if d.scale == scale {
+        return Some(d);
+    }
+    let text = d.to_plain_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut frac = frac.to_string();
+    while frac.len() < scale as usize {
+        frac.push('0');
+    }
+    if frac.len() > scale as usize {
+        frac.truncate(scale as usize);
+    }
+    Decimal::parse(&if scale == 0 {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    })
+}
+
+/// `\x0a1b…` → bytes.
+fn bytea(text: &str) -> Option<Vec<u8>> {
+    let hex = text.strip_prefix("\\x")?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// A bit string as Debezium gives it: the number's minimal two's-complement bytes
+/// (`BigInteger.toByteArray`), least significant first; empty for an empty string.
+fn bits(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    if !text.bytes().all(|b| b == b'0' || b == b'1') {
+        return None;
+    }
+    // little-endian bytes of the magnitude
+    let mut le = Vec::new();
+    for chunk in text.as_bytes().rchunks(8) {
+        let mut b = 0u8;
+        for &c in chunk {
+            b = (b << 1) | (c - b'0');
+        }
+        le.push(b);
+    }
+    while le.len() > 1 && le[le.len() - 1] == 0 && le[le.len() - 2] & 0x80 == 0 {
+        le.pop();
+    }
+    if le.last().is_some_and(|b| b & 0x80 != 0) {
+        le.push(0);
+    }
+    Some(le)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `YYYY-MM-DD[ BC]…` → (days since the epoch, rest of the text).
+fn date(text: &str) -> Option<(i64, &str)> {
+    let mut parts = text.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let rest = parts.next()?;
+    let d: i64 = rest.get(..2)?.parse().ok()?;
+    let mut tail = &rest[2..];
+    let y = if let Some(t) = tail.strip_suffix(" BC") {
+        tail = t;
+        1 - y
+    } else {
+        y
+    };
+    Some((days_from_civil(y, m, d), tail))
+}
+
+/// `HH:MM:SS[.ffffff]` at the start of `text` → (µs since midnight, the rest).
+fn split_time(text: &str) -> Option<(i64, &str)> {
+    let h: i64 = text.get(0..2)?.parse().ok()?;
+    let m: i64 = text.get(3..5)?.parse().ok()?;
+    let s: i64 = text.get(6..8)?.parse().ok()?;
+    let mut rest = &text[8..];
+    let mut micros = 0i64;
+    if let Some(f) = rest.strip_prefix('.') {
+        let n = f.bytes().take_while(u8::is_ascii_digit).count();
+        let digits = &f[..n];
+        let mut v: i64 = digits.get(..n.min(6))?.parse().unwrap_or(0);
+        for _ in n.min(6)..6 {
+            v *= 10;
+        }
+        micros = v;
+        rest = &f[n..];
+    }
+    Some(((h * 3600 + m * 60 + s) * 1_000_000 + micros, rest))
+}
+
+fn time(text: &str) -> Option<i64> {
+    split_time(text).map(|(t, _)| t)
+}
+
+/// `+HH[:MM[:SS]]` / `-…` → seconds east of UTC.
+fn offset(text: &str) -> Option<i64> {
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let mut secs = 0i64;
+    for (i, p) in text[1..].split(':').enumerate() {
+        let v: i64 = p.parse().ok()?;
+        secs += v * [3600, 60, 1].get(i)?;
+    }
+    Some(sign * secs)
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.f][+HH[:MM]][ BC]` → µs since the epoch (UTC when an offset is given).
+fn timestamp(text: &str) -> Option<i64> {
+    let bc = text.ends_with(" BC");
+    let text = text.strip_suffix(" BC").unwrap_or(text);
+    let (date_part, time_part) = text.split_once(' ')?;
+    let (days, _) = date(&if bc {
+        format!("{date_part} BC")
+    } else {
+        date_part.to_string()
+    })?;
+    let (t, rest) = split_time(time_part)?;
+    let off = if rest.is_empty() { 0 } else { offset(rest)? };
+    Some(days * 86_400_000_000 + t - off * 1_000_000)
+}
+
+/// `HH:MM:SS` plus the fraction: `digits` of them, or as few as needed when `None`.
+fn clock(micros_of_day: i64, digits: Option<u32>) -> String {
+    let s = micros_of_day / 1_000_000;
+    let f = micros_of_day % 1_000_000;
+    let mut out = format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    match digits {
+        Some(0) => {}
+        Some(d) => {
+            let frac = format!("{f:06}");
+            out.push('.');
+            out.push_str(&frac[..d as usize]);
+        }
+        None if f != 0 => {
+            out.push('.');
+            out.push_str(format!("{f:06}").trim_end_matches('0'));
+        }
+        None => {}
+    }
+    out
+}
+
+/// An instant as `io.debezium.time.ZonedTimestamp` text, in UTC.
+pub fn zoned(us: i64, digits: u32) -> String {
+    let days = us.div_euclid(86_400_000_000);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{}Z",
+        clock(us.rem_euclid(86_400_000_000), Some(digits))
+    )
+}
+
+/// ISO-8601 interval text (`IntervalStyle=iso_8601`, e.g. `P1Y2M3DT4H5M6.789S`, fields signed
+/// individually) → (months, days, µs).
+fn interval(text: &str) -> Option<(i64, i64, i64)> {
+    let body = text.strip_prefix('P')?;
+    let (mut months, mut days, mut micros) = (0i64, 0i64, 0i64);
+    let mut in_time = false;
+    let mut num = String::new();
+    for c in body.chars() {
+        match c {
+            'T' => in_time = true,
+            '0'..='9' | '.' | '-' | '+' => num.push(c),
+            unit => {
+                let v = std::mem::take(&mut num);
+                match (in_time, unit) {
+                    (false, 'Y') => months += v.parse::<i64>().ok()? * 12,
+                    (false, 'M') => months += v.parse::<i64>().ok()?,
+                    (false, 'W') => days += v.parse::<i64>().ok()? * 7,
+                    (false, 'D') => days += v.parse::<i64>().ok()?,
+                    (true, 'H') => micros += v.parse::<i64>().ok()? * 3_600_000_000,
+                    (true, 'M') => micros += v.parse::<i64>().ok()? * 60_000_000,
+                    (true, 'S') => {
+                        let neg = v.starts_with('-');
+                        let (i, f) = v
+                            .trim_start_matches(['-', '+'])
+                            .split_once('.')
+                            .unwrap_or((v.trim_start_matches(['-', '+']), ""));
+                        let mut f6 = f.chars().take(6).collect::<String>();
+                        while f6.len() < 6 {
+                            f6.push('0');
+                        }
+                        let us = i.parse::<i64>().ok()? * 1_000_000 + f6.parse::<i64>().ok()?;
+                        micros += if neg { -us } else { us };
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+    num.is_empty().then_some((months, days, micros))
+}
+
+/// Debezium's `io.debezium.time.Interval` text: `P<y>Y<m>M<d>DT<h>H<m>M<s>S`.
+fn iso_interval(months: i64, days: i64, micros: i64) -> String {
+    let secs = micros / 1_000_000;
+    let frac = (micros % 1_000_000).abs();
+    let mut s = format!("{}", secs % 60);
+    if frac != 0 {
+        if secs % 60 == 0 && micros < 0 {
+            s = "-0".into();
+        }
+        s.push('.');
+        s.push_str(format!("{frac:06}").trim_end_matches('0'));
+    }
+    format!(
+        "P{}Y{}M{}DT{}H{}M{}S",
+        months / 12,
+        months % 12,
+        days,
+        secs / 3600,
+        secs / 60 % 60,
+        s
+    )
+}
+
+/// A one-dimensional array literal (`{1,2,NULL}`, `{"a b",c}`) → its elements' text.
+fn array(text: &str) -> Option<Vec<Option<String>>> {
+    let body = text.strip_prefix('{')?.strip_suffix('}')?;
+    let mut out = Vec::new();
+    if body.is_empty() {
+        return Some(out);
+    }
+    let mut chars = body.chars().peekable();
+    loop {
+        let mut item = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '\\' => item.push(chars.next()?),
+                    '"' => break,
+                    c => item.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '{' {
+                    return None; // multi-dimensional arrays are not mapped
+                }
+                item.push(c);
+                chars.next();
+            }
+        }
+        out.push(if !quoted && item == "NULL" {
+            None
+        } else {
+            Some(item)
+        });
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => continue,
+            Some(_) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_dates_match_debezium() {
+        assert_eq!(
+            decode(&Conv::Date, "2024-02-29").unwrap(),
+            Value::Int32(19782)
+        );
+        assert_eq!(
+            decode(&Conv::TimeMicros, "13:14:15.123456").unwrap(),
+            Value::Int64(47_655_123_456)
+        );
+        assert_eq!(
+            decode(&Conv::TimeMillis, "01:02:03.456").unwrap(),
+            Value::Int32(3_723_456)
+        );
+        assert_eq!(
+            decode(&Conv::TimeTz, "10:11:12+02").unwrap(),
+            Value::String("08:11:12Z".into())
+        );
+        assert_eq!(
+            decode(&Conv::TimestampMicros, "2024-01-02 03:04:05.678901").unwrap(),
+            Value::Int64(1_704_164_645_678_901)
+        );
+        assert_eq!(
+            decode(&Conv::TimestampMicros, "1969-12-31 23:59:59.999999").unwrap(),
+            Value::Int64(-1)
+        );
+        assert_eq!(
+            decode(&Conv::TimestampTz(6), "2024-01-02 01:04:05.678901+00").unwrap(),
+            Value::String("2024-01-02T01:04:05.678901Z".into())
+        );
+        assert_eq!(
+            decode(&Conv::TimestampTz(0), "2000-01-01 00:00:01+00").unwrap(),
+            Value::String("2000-01-01T00:00:01Z".into())
+        );
+    }
+
+    #[test]
+    fn intervals_use_debeziums_average_month() {
+        let n = Conv::Interval(IntervalMode::Numeric);
+        assert_eq!(
+            decode(&n, "P1Y2M3DT4H5M6.789S").unwrap(),
+            Value::Int64(37_091_106_789_000)
+        );
+        assert_eq!(
+            decode(&n, "P-1DT2H").unwrap(),
+            Value::Int64(-79_200_000_000)
+        );
+        let s = Conv::Interval(IntervalMode::String);
+        assert_eq!(
+            decode(&s, "P1Y2M3DT4H5M6.789S").unwrap(),
+            Value::String("P1Y2M3DT4H5M6.789S".into())
+        );
+    }
+
+    #[test]
+    fn bits_arrays_bytes() {
+        assert_eq!(bits("1010101010").unwrap(), vec![0xaa, 0x02]);
+        assert_eq!(bits("101").unwrap(), vec![0x05]);
+        assert_eq!(bits("0000000001").unwrap(), vec![0x01]);
+        assert_eq!(
+            array("{1,2,NULL}").unwrap(),
+            vec![Some("1".into()), Some("2".into()), None]
+        );
+        assert_eq!(
+            array("{\"a b\",c,\"x\\\"y\"}").unwrap(),
+            vec![Some("a b".into()), Some("c".into()), Some("x\"y".into())]
+        );
+        assert_eq!(array("{}").unwrap(), Vec::<Option<String>>::new());
+        assert_eq!(bytea("\\x00ff10").unwrap(), vec![0, 255, 16]);
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(
+            default_value("nextval('t_id_seq'::regclass)", &Conv::I32),
+            Some(Value::Int32(0))
+        );
+        assert_eq!(default_value("42", &Conv::I32), Some(Value::Int32(42)));
+        assert_eq!(
+            default_value("'it''s'::text", &Conv::Str),
+            Some(Value::String("it's".into()))
+        );
+        assert_eq!(default_value("now()", &Conv::TimestampTz(6)), None);
+    }
+}
