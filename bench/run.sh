@@ -30,7 +30,11 @@
 #                 process; target_cpu_s = the PostgreSQL server's CPU for the run
 #   sinks-es      same into the Elasticsearch sink (noida-db's Elasticsearch API,
 #                 scripts/search.sh), external versions; target_cpu_s = the search server's CPU
-#   MODES         which groups to run (default "catchup kafka avro live snapshot sinks")
+#   postgres      the same workload on PostgreSQL 15 (scripts/postgres.sh, wal_level=logical):
+#                 pg-catchup = ROWS inserts already in the slot, read to the end (includes up to
+#                 ~1 s to notice the end: the server's keepalive); pg-snapshot = SNAPSHOT_ROWS
+#                 rows by the initial snapshot (initial_only, 2 readers); both null sink
+#   MODES         which groups to run (default "catchup kafka avro live snapshot sinks postgres")
 # Prints one line per run: events, seconds, eps, cpu_s (user+sys of the sluice process),
 # us_per_event (CPU), peak_rss_mb. Servers are private (scripts/mariadb.sh) on 127.0.0.1.
 set -euo pipefail
@@ -40,7 +44,7 @@ ROWS=${ROWS:-200000}
 SNAPSHOT_ROWS=${SNAPSHOT_ROWS:-1000000}
 BATCH_ROWS=${BATCH_ROWS:-10000}
 RUNS=${RUNS:-3}
-MODES=${MODES:-catchup kafka avro live snapshot sinks}
+MODES=${MODES:-catchup kafka avro live snapshot sinks postgres}
 SNAPSHOT_THREADS=${SNAPSHOT_THREADS:-1 2 4}
 PORT=${BENCH_PORT:-$("$ROOT/scripts/mariadb.sh" free-port 33390)}
 ANCHOR=0; SMOKE=0
@@ -294,6 +298,54 @@ done
 "$ROOT/scripts/search.sh" stop "$WORK/es" >&2
 fi
 
+# ---- the PostgreSQL source: catch-up of ROWS inserts and a SNAPSHOT_ROWS snapshot
+if mode postgres; then
+PGPORT=$("$ROOT/scripts/mariadb.sh" free-port 35433)
+"$ROOT/scripts/postgres.sh" start "$WORK/pgsrc" "$PGPORT" -c shared_buffers=256MB >&2
+psqlc() { "$ROOT/scripts/postgres.sh" sql "$WORK/pgsrc" -q "$@"; }
+pg_connector() { # dir slot snapshot.mode
+  cat > "$1/c.json" <<JSON
+{"name":"bench","config":{"connector.class":"io.debezium.connector.postgresql.PostgresConnector",
+ "database.hostname":"127.0.0.1","database.port":"$PGPORT","database.user":"postgres","database.dbname":"postgres",
+ "topic.prefix":"bench","slot.name":"$2","publication.name":"bench_pub","publication.autocreate.mode":"filtered",
+ "table.include.list":"public.bench","snapshot.mode":"$3","snapshot.max.threads":"2"}}
+JSON
+}
+pg_rows() { # first last
+  local s e
+  for ((s = $1; s <= $2; s += BATCH_ROWS)); do
+    e=$((s + BATCH_ROWS - 1)); [ "$e" -gt "$2" ] && e=$2
+    echo "INSERT INTO bench SELECT g, 'name-'||g, (g % 100000)/100.0, timestamp '2024-01-01' + g * interval '1 second', md5(g::text)||md5((g+1)::text) FROM generate_series($s, $e) g;"
+  done | psqlc
+}
+pg_measure() { # name run dir expected
+  /usr/bin/time -v -o "$3/time.txt" "$SLUICE" --log-format json run "$3/c.json" --sink null \
+    --data-dir "$3/d" --exit-when-caught-up 2> "$3/log.json"
+  n=$(grep '"pipeline finished"' "$3/log.json" | grep -o '"events":[0-9]*' | cut -d: -f2)
+  secs=$(grep '"pipeline finished"' "$3/log.json" | grep -o '"seconds":[0-9.]*' | cut -d: -f2)
+  [ "$n" = "$4" ] || { echo "$1: expected $4 events, got $n" >&2; cat "$3/log.json" >&2; exit 1; }
+  report "$1" "$2" "$n" "$secs" "$3/time.txt"
+}
+psqlc -c "CREATE TABLE bench(id bigint primary key, name text, amount numeric(12,2), created timestamp, payload text)"
+for ((r = 1; r <= RUNS; r++)); do
+  W=$WORK/pgc$r; mkdir -p "$W"; pg_connector "$W" "bench_c$r" no_data
+  psqlc -c "TRUNCATE bench"
+  "$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null  # creates the slot
+  pg_rows 1 "$ROWS"
+  pg_measure sluice-postgres-catchup-null "$r" "$W" "$ROWS"
+  psqlc -c "SELECT pg_drop_replication_slot('bench_c$r')" >/dev/null
+done
+psqlc -c "TRUNCATE bench"
+pg_rows 1 "$SNAPSHOT_ROWS"
+psqlc -c "VACUUM ANALYZE bench" -c "SELECT count(*), sum(length(payload)) FROM bench" >/dev/null
+for ((r = 1; r <= RUNS; r++)); do
+  W=$WORK/pgs$r; mkdir -p "$W"; pg_connector "$W" "bench_s$r" initial_only
+  pg_measure sluice-postgres-snapshot-null "$r" "$W" "$SNAPSHOT_ROWS"
+  psqlc -c "SELECT pg_drop_replication_slot('bench_s$r')" >/dev/null
+done
+"$ROOT/scripts/postgres.sh" stop "$WORK/pgsrc" >&2
+fi
+
 # ---- the anchor, in the same run
 if [ "$ANCHOR" = 1 ]; then
   A=$ROOT/../shared/anchor/run-anchor.sh
@@ -301,6 +353,7 @@ if [ "$ANCHOR" = 1 ]; then
   M=""
   { mode catchup || mode kafka || mode live; } && M="debezium-mariadb-stream pyrepl-mariadb-stream"
   mode snapshot && M="$M debezium-mariadb-snapshot"
+  mode postgres && M="$M debezium-postgres-stream debezium-postgres-snapshot"
   MEASUREMENTS="$M" \
     STREAM_ROWS=$ROWS SNAPSHOT_ROWS=$SNAPSHOT_ROWS RUNS=$RUNS \
     bash "$A" 2>"$WORK/anchor.err" | tee "$WORK/anchor.txt" | grep -v '^SUMMARY' || true
@@ -325,7 +378,8 @@ awk '$2 ~ /^run=/ {
        }
        for (i = 1; i <= k; i++) {
          name = order[i]; if (name !~ /^sluice/) continue
-         d = (name ~ /snapshot/) ? "debezium-mariadb-snapshot" : "debezium-mariadb-stream"
+         db = (name ~ /postgres/) ? "postgres" : "mariadb"
+         d = (name ~ /snapshot/) ? "debezium-" db "-snapshot" : "debezium-" db "-stream"
          if (!(d in n)) continue
          printf "RATIO %s vs %s: eps x%.1f, cpu_s /%.1f, peak_rss /%.1f\n", name, d,
            med(name, "eps") / med(d, "eps"), med(d, "cpu_s") / med(name, "cpu_s"), med(d, "peak_rss_mb") / med(name, "peak_rss_mb")

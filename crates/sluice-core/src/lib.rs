@@ -9,6 +9,7 @@
 //! * [`error`]: the retryable/fatal split every error in the workspace follows.
 //! * [`props`]: reading connector properties (flags, numbers, choices) with one set of messages.
 
+pub mod civil;
 pub mod decimal;
 pub mod errant;
 pub mod error;
@@ -27,7 +28,7 @@ pub use event::{ChangeEvent, Data};
 pub use health::{SnapshotStatus, SourceHealth};
 pub use history::{FileHistoryStore, HistoryStoreError, SchemaHistoryStore};
 pub use position::{
-    BinlogPosition, KafkaPosition, OffsetKey, PgPosition, Position, SnapshotProgress,
+    BinlogPosition, JdbcPosition, KafkaPosition, OffsetKey, PgPosition, Position, SnapshotProgress,
 };
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType};
 pub use traits::{OffsetStore, Sink, SinkError, SourceError, SourceMessage};

@@ -18,6 +18,8 @@ pub enum Position {
     Binlog(BinlogPosition),
     /// A PostgreSQL logical replication position ([`PgPosition`]).
     Postgres(PgPosition),
+    /// A query-based source's position in one table ([`JdbcPosition`]).
+    Jdbc(JdbcPosition),
     /// A record read from Kafka (sink connectors): committed to the consumer group, not to an
     /// offset store.
     Kafka(KafkaPosition),
@@ -287,7 +289,8 @@ impl Position {
                 let seq: u64 = b.file.rsplit_once('.')?.1.parse().ok()?;
                 Some((seq << 32) | b.pos.min(u64::from(u32::MAX)))
             }
-            Position::Postgres(p) => Some(p.lsn_commit.max(p.lsn)),
+            Position::Postgres(p) => Some(p.lsn_commit),
+            Position::Jdbc(_) => None,
             Position::Kafka(k) => u64::try_from(k.offset).ok(),
             Position::KafkaGroup(_) | Position::Unknown => None,
         }
@@ -297,6 +300,7 @@ impl Position {
         match self {
             Position::Binlog(b) => b.to_offset_json(),
             Position::Postgres(p) => p.to_offset_json(),
+            Position::Jdbc(j) => j.to_offset_json(),
             Position::Kafka(k) => {
                 json!({"topic": k.topic.as_ref(), "partition": k.partition, "offset": k.offset})
             }
@@ -311,24 +315,101 @@ impl Position {
 }
 
 /// The Connect source partition a connector's offset lives under.
+///
+/// Debezium's connectors use `{"server": "<topic.prefix>"}`; a source with one partition per
+/// table (the JDBC source: `{"protocol": "1", "table": "<table>"}`) sets `partition`, the
+/// partition's JSON text, instead.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OffsetKey {
     pub connector: String,
     pub server: String,
+    pub partition: Option<String>,
 }
 
 impl OffsetKey {
-    /// `["<connector>",{"server":"<prefix>"}]`, as Connect writes the key.
+    /// `["<connector>",{"server":"<prefix>"}]` (or the partition), as Connect writes the key.
     pub fn to_json(&self) -> Json {
-        json!([self.connector, {"server": self.server}])
+        match self.partition.as_deref().map(serde_json::from_str::<Json>) {
+            Some(Ok(p)) => json!([self.connector, p]),
+            _ => json!([self.connector, {"server": self.server}]),
+        }
     }
 
     pub fn from_json(v: &Json) -> Option<OffsetKey> {
         let a = v.as_array()?;
-        Some(OffsetKey {
-            connector: a.first()?.as_str()?.to_string(),
-            server: a.get(1)?.get("server")?.as_str()?.to_string(),
+        let connector = a.first()?.as_str()?.to_string();
+        let p = a.get(1)?;
+        Some(match p.get("server").and_then(Json::as_str) {
+            Some(server) => OffsetKey {
+                connector,
+                server: server.to_string(),
+                partition: None,
+            },
+            None => OffsetKey {
+                connector,
+                server: String::new(),
+                partition: Some(p.as_object().map(|_| p.to_string())?),
+            },
         })
+    }
+
+    /// The key a position is committed under: its own partition when it names one (a JDBC
+    /// source's table), else this connector's key.
+    pub fn for_position(&self, p: &Position) -> OffsetKey {
+        match p {
+            Position::Jdbc(j) => self.with_partition(&j.partition),
+            _ => self.clone(),
+        }
+    }
+
+    /// This connector's key for another source partition (JSON text).
+    pub fn with_partition(&self, partition: &str) -> OffsetKey {
+        OffsetKey {
+            connector: self.connector.clone(),
+            server: String::new(),
+            partition: Some(partition.to_string()),
+        }
+    }
+}
+
+/// A query-based (JDBC) source's position in one table: Connect's JDBC source offset
+/// (`timestamp` ms, `timestamp_nanos` within the second, `incrementing`) under the table's
+/// partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JdbcPosition {
+    /// The partition's JSON text, e.g. `{"protocol":"1","table":"orders"}`.
+    pub partition: Arc<str>,
+    /// The last row's timestamp, µs since the epoch (timestamp modes).
+    pub timestamp_us: Option<i64>,
+    /// The last row's incrementing column (incrementing modes).
+    pub incrementing: Option<i64>,
+}
+
+impl JdbcPosition {
+    pub fn to_offset_json(&self) -> Json {
+        let mut m = Map::new();
+        if let Some(us) = self.timestamp_us {
+            m.insert("timestamp".into(), json!(us.div_euclid(1000)));
+            m.insert(
+                "timestamp_nanos".into(),
+                json!(us.rem_euclid(1_000_000) * 1000),
+            );
+        }
+        if let Some(i) = self.incrementing {
+            m.insert("incrementing".into(), json!(i));
+        }
+        Json::Object(m)
+    }
+
+    /// Reads Connect's JDBC source offset.
+    pub fn from_offset_json(partition: &str, v: &Json) -> JdbcPosition {
+        let ms = v.get("timestamp").and_then(Json::as_i64);
+        let nanos = v.get("timestamp_nanos").and_then(Json::as_i64).unwrap_or(0);
+        JdbcPosition {
+            partition: Arc::from(partition),
+            timestamp_us: ms.map(|ms| ms.div_euclid(1000) * 1_000_000 + nanos / 1000),
+            incrementing: v.get("incrementing").and_then(Json::as_i64),
+        }
     }
 }
 
@@ -389,11 +470,39 @@ mod tests {
         let k = OffsetKey {
             connector: "inventory".into(),
             server: "dbserver1".into(),
+            partition: None,
         };
         assert_eq!(
             k.to_json().to_string(),
             r#"["inventory",{"server":"dbserver1"}]"#
         );
         assert_eq!(OffsetKey::from_json(&k.to_json()), Some(k));
+        let t = OffsetKey {
+            connector: "jdbc".into(),
+            server: String::new(),
+            partition: Some(r#"{"protocol":"1","table":"orders"}"#.into()),
+        };
+        assert_eq!(
+            t.to_json().to_string(),
+            r#"["jdbc",{"protocol":"1","table":"orders"}]"#
+        );
+        assert_eq!(OffsetKey::from_json(&t.to_json()), Some(t));
+    }
+
+    #[test]
+    fn jdbc_offsets_are_connects() {
+        let p = JdbcPosition {
+            partition: r#"{"protocol":"1","table":"t"}"#.into(),
+            timestamp_us: Some(1_700_000_000_123_456),
+            incrementing: Some(42),
+        };
+        assert_eq!(
+            p.to_offset_json().to_string(),
+            r#"{"timestamp":1700000000123,"timestamp_nanos":123456000,"incrementing":42}"#
+        );
+        assert_eq!(
+            JdbcPosition::from_offset_json(&p.partition, &p.to_offset_json()),
+            p
+        );
     }
 }

@@ -249,3 +249,64 @@ impl Tx {
         .map_err(classify)
     }
 }
+
+/// One value of a query result: SQL NULL, text (PostgreSQL and MySQL text protocol, SQLite
+/// text affinity), or bytes (binary columns).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// A query result: `(name, type name)` per column, and the rows.
+pub type TextRows = (Vec<(String, String)>, Vec<Vec<Cell>>);
+
+/// Whether a column type holds bytes (read as bytes, not text).
+pub fn is_binary_type(type_name: &str) -> bool {
+    let t = type_name.to_ascii_uppercase();
+    t == "BYTEA" || t.contains("BLOB") || t.contains("BINARY")
+}
+
+macro_rules! text_rows {
+    ($rows:expr) => {{
+        use sqlx::{Column, Row, TypeInfo};
+        let rows = $rows;
+        let columns: Vec<(String, String)> = rows
+            .first()
+            .map(|r| {
+                r.columns()
+                    .iter()
+                    .map(|c| (c.name().to_string(), c.type_info().name().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut cells = Vec::with_capacity(columns.len());
+            for (i, (_, ty)) in columns.iter().enumerate() {
+                let cell = if is_binary_type(ty) {
+                    r.try_get_unchecked::<Option<Vec<u8>>, _>(i)
+                        .map(|v| v.map_or(Cell::Null, Cell::Bytes))
+                } else {
+                    r.try_get_unchecked::<Option<String>, _>(i)
+                        .map(|v| v.map_or(Cell::Null, Cell::Text))
+                };
+                cells.push(cell.map_err(classify)?);
+            }
+            out.push(cells);
+        }
+        (columns, out)
+    }};
+}
+
+impl Pool {
+    /// Runs a query with the simple (text) protocol and returns every value as text or bytes.
+    pub async fn query_text(&self, sql: &str) -> Result<TextRows, JdbcError> {
+        Ok(match self {
+            Pool::Pg(p) => text_rows!(sqlx::raw_sql(sql).fetch_all(p).await.map_err(classify)?),
+            Pool::My(p) => text_rows!(sqlx::raw_sql(sql).fetch_all(p).await.map_err(classify)?),
+            Pool::Lite(p) => text_rows!(sqlx::raw_sql(sql).fetch_all(p).await.map_err(classify)?),
+        })
+    }
+}

@@ -148,11 +148,6 @@ impl PostgresSource {
         if slot.is_none() && self.offset.is_some() && !snapshot {
             warn!(connector = %cfg.name, slot = %cfg.slot_name, "the replication slot is gone: changes between the stored offset and now cannot be read; creating a new slot (snapshot.mode=when_needed would snapshot instead)");
         }
-        let target: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| sql("reading pg_current_wal_lsn", e))?;
-        let target = Lsn::parse(&target).map(|l| l.0).unwrap_or(0);
         // where streaming starts: the offset, else the slot's confirmed point (after creation)
         let start_lsn = match (&self.offset, snapshot) {
             (Some(o), false) => o.lsn,
@@ -268,6 +263,21 @@ impl PostgresSource {
                 return Ok(());
             }
         }
+        // --exit-when-caught-up: a marker in the WAL now; the stream has caught up when the
+        // marker arrives (every transaction committed before it came first)
+        let exit_at = if self.exit_when_caught_up {
+            let marker = format!(
+                "SELECT pg_logical_emit_message(false, '{}', '')::text",
+                crate::stream::CAUGHT_UP
+            );
+            let l: String = sqlx::query_scalar(&marker)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| sql("writing the caught-up marker", e))?;
+            Some(Lsn::parse(&l).map(|l| l.0).unwrap_or(0))
+        } else {
+            None
+        };
         client
             .start()
             .await
@@ -282,7 +292,7 @@ impl PostgresSource {
             types,
             confirmed: self.confirmed.clone(),
             max_batch: self.max_batch,
-            exit_at: self.exit_when_caught_up.then_some(target),
+            exit_at,
             health: Arc::clone(&self.health),
         };
         let result = streamer.run(client, start, &tx).await;
@@ -308,14 +318,10 @@ impl PostgresSource {
 
     fn replication_config(&self, start_lsn: u64) -> ReplicationConfig {
         let cfg = &self.cfg;
-        let mut options: String = SESSION
+        let options: String = SESSION
             .iter()
             .map(|(k, v)| format!("-c {k}={v} "))
             .collect();
-        if self.exit_when_caught_up {
-            // keepalives (carrying the server's WAL position) every second, to notice the end
-            options.push_str("-c wal_sender_timeout=2s");
-        }
         ReplicationConfig::new(
             cfg.hostname.clone(),
             cfg.user.clone(),

@@ -37,6 +37,9 @@ use crate::types::Column;
 /// µs between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
 const PG_EPOCH_US: i64 = 946_684_800_000_000;
 
+/// Prefix of the WAL message `--exit-when-caught-up` writes and waits for.
+pub const CAUGHT_UP: &str = "sluice.caught-up";
+
 /// How long a partly filled batch waits for more transactions.
 const LINGER: Duration = Duration::from_millis(5);
 
@@ -48,7 +51,8 @@ pub struct Streamer<'a> {
     pub types: Types,
     pub confirmed: Confirmed,
     pub max_batch: usize,
-    /// Stop once the stream reached this LSN and is idle (`--exit-when-caught-up`).
+    /// Stop once the stream reached this LSN, between transactions (`--exit-when-caught-up`:
+    /// the LSN of a [`CAUGHT_UP`] message written at the start).
     pub exit_at: Option<u64>,
     pub health: Arc<SourceHealth>,
 }
@@ -91,6 +95,15 @@ impl Streamer<'_> {
                 client.update_applied_lsn(Lsn(durable));
                 reported = durable;
             }
+            if let Some(target) = self.exit_at {
+                if txn.is_none() && last_seen >= target {
+                    if let Some(p) = batch_position.take() {
+                        send(tx, std::mem::take(&mut batch), p).await?;
+                    }
+                    info!(connector = %self.cfg.name, "caught up; stopping");
+                    return Ok(());
+                }
+            }
             let wait = if !batch.is_empty() && txn.is_none() {
                 LINGER
             } else {
@@ -102,11 +115,6 @@ impl Streamer<'_> {
                     if txn.is_none() {
                         if let Some(p) = batch_position.take() {
                             send(tx, std::mem::take(&mut batch), p).await?;
-                        } else if let Some(target) = self.exit_at {
-                            if last_seen >= target && tx.capacity() == tx.max_capacity() {
-                                info!(connector = %self.cfg.name, "caught up; stopping");
-                                return Ok(());
-                            }
                         }
                     }
                     continue;
@@ -237,7 +245,11 @@ impl Streamer<'_> {
                         }
                     }
                 }
-                ReplicationEvent::Message { .. } => {}
+                ReplicationEvent::Message { prefix, lsn, .. } => {
+                    if prefix == CAUGHT_UP {
+                        last_seen = last_seen.max(lsn.0);
+                    }
+                }
                 ReplicationEvent::StoppedAt { .. } => return Ok(()),
             }
         }

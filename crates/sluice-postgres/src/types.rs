@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
+use sluice_core::civil::{civil_from_days, date, offset, split_time, time, timestamp};
 use sluice_core::decimal::Decimal;
 use sluice_core::schema::logical;
 use sluice_core::{Schema, SchemaBuilder, Value};
@@ -551,101 +552,6 @@ fn bits(text: &str) -> Option<Vec<u8>> {
         le.push(0);
     }
     Some(le)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// `YYYY-MM-DD[ BC]…` → (days since the epoch, rest of the text).
-fn date(text: &str) -> Option<(i64, &str)> {
-    let mut parts = text.splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let rest = parts.next()?;
-    let d: i64 = rest.get(..2)?.parse().ok()?;
-    let mut tail = &rest[2..];
-    let y = if let Some(t) = tail.strip_suffix(" BC") {
-        tail = t;
-        1 - y
-    } else {
-        y
-    };
-    Some((days_from_civil(y, m, d), tail))
-}
-
-/// `HH:MM:SS[.ffffff]` at the start of `text` → (µs since midnight, the rest).
-fn split_time(text: &str) -> Option<(i64, &str)> {
-    let h: i64 = text.get(0..2)?.parse().ok()?;
-    let m: i64 = text.get(3..5)?.parse().ok()?;
-    let s: i64 = text.get(6..8)?.parse().ok()?;
-    let mut rest = &text[8..];
-    let mut micros = 0i64;
-    if let Some(f) = rest.strip_prefix('.') {
-        let n = f.bytes().take_while(u8::is_ascii_digit).count();
-        let digits = &f[..n];
-        let mut v: i64 = digits.get(..n.min(6))?.parse().unwrap_or(0);
-        for _ in n.min(6)..6 {
-            v *= 10;
-        }
-        micros = v;
-        rest = &f[n..];
-    }
-    Some(((h * 3600 + m * 60 + s) * 1_000_000 + micros, rest))
-}
-
-fn time(text: &str) -> Option<i64> {
-    split_time(text).map(|(t, _)| t)
-}
-
-/// `+HH[:MM[:SS]]` / `-…` → seconds east of UTC.
-fn offset(text: &str) -> Option<i64> {
-    let sign = match text.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let mut secs = 0i64;
-    for (i, p) in text[1..].split(':').enumerate() {
-        let v: i64 = p.parse().ok()?;
-        secs += v * [3600, 60, 1].get(i)?;
-    }
-    Some(sign * secs)
-}
-
-/// `YYYY-MM-DD HH:MM:SS[.f][+HH[:MM]][ BC]` → µs since the epoch (UTC when an offset is given).
-fn timestamp(text: &str) -> Option<i64> {
-    let bc = text.ends_with(" BC");
-    let text = text.strip_suffix(" BC").unwrap_or(text);
-    let (date_part, time_part) = text.split_once(' ')?;
-    let (days, _) = date(&if bc {
-        format!("{date_part} BC")
-    } else {
-        date_part.to_string()
-    })?;
-    let (t, rest) = split_time(time_part)?;
-    let off = if rest.is_empty() { 0 } else { offset(rest)? };
-    Some(days * 86_400_000_000 + t - off * 1_000_000)
 }
 
 /// `HH:MM:SS` plus the fraction: `digits` of them, or as few as needed when `None`.

@@ -42,6 +42,8 @@ impl Retryable for ConnectorError {
 pub enum SourceKind {
     MySql,
     Postgres,
+    /// Confluent's query-based JDBC source.
+    Jdbc,
 }
 
 /// Which sink implementation a connector class names.
@@ -79,6 +81,12 @@ pub const CONNECTOR_CLASSES: &[(&str, Kind)] = &[
     ("PostgresConnector", Kind::Source(SourceKind::Postgres)),
     ("postgres", Kind::Source(SourceKind::Postgres)),
     ("postgresql", Kind::Source(SourceKind::Postgres)),
+    (
+        "io.confluent.connect.jdbc.JdbcSourceConnector",
+        Kind::Source(SourceKind::Jdbc),
+    ),
+    ("JdbcSourceConnector", Kind::Source(SourceKind::Jdbc)),
+    ("jdbc-source", Kind::Source(SourceKind::Jdbc)),
     (
         "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
         Kind::Sink(SinkKind::Elasticsearch),

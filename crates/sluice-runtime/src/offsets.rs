@@ -163,10 +163,12 @@ mod tests {
         let a = OffsetKey {
             connector: "a".into(),
             server: "p".into(),
+            partition: None,
         };
         let b = OffsetKey {
             connector: "b".into(),
             server: "q".into(),
+            partition: None,
         };
         let pos = |n| {
             Position::Binlog(BinlogPosition {

@@ -248,7 +248,7 @@ async fn deliver(
     sink.flush().await?;
     drop(sink);
     if let Some(p) = last {
-        store.commit(key, &p)?;
+        store.commit(&key.for_position(&p), &p)?;
         stats.commits += 1;
         metrics.committed(started.elapsed());
         debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
@@ -322,7 +322,7 @@ impl AsyncAcks {
         }
         if let Some(p) = newest {
             let started = Instant::now();
-            store.commit(key, &p)?;
+            store.commit(&key.for_position(&p), &p)?;
             stats.commits += 1;
             self.metrics.committed(started.elapsed());
             self.last_commit = Instant::now();

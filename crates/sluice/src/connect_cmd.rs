@@ -131,6 +131,7 @@ impl ConnectorRunner for Plugins {
                 let key = OffsetKey {
                     connector: name.to_string(),
                     server: p.topic_prefix.clone(),
+                    partition: None,
                 };
                 let mut store = offsets_cmd::open_store(&p)
                     .await
@@ -177,6 +178,7 @@ impl ConnectorRunner for Plugins {
                 let key = OffsetKey {
                     connector: name.to_string(),
                     server: p.topic_prefix.clone(),
+                    partition: None,
                 };
                 let mut store = offsets_cmd::open_store(&p)
                     .await
@@ -223,6 +225,7 @@ async fn alter_source(p: crate::Prepared, entries: &[Json]) -> Result<()> {
     let key = OffsetKey {
         connector: p.config.name.clone(),
         server: p.topic_prefix.clone(),
+        partition: None,
     };
     let mut store = offsets_cmd::open_store(&p).await?;
     for e in entries {

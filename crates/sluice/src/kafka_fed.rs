@@ -111,6 +111,7 @@ async fn drive(
     let key = OffsetKey {
         connector: config.name.clone(),
         server: String::new(),
+        partition: None,
     };
     run_pipeline(
         move |tx| feed.run(tx),

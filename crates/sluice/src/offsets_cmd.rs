@@ -160,6 +160,7 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     let key = OffsetKey {
         connector: p.config.name.clone(),
         server: p.topic_prefix.clone(),
+        partition: None,
     };
     let mut store = open_store(&p).await?;
     let current = store.store().load(&key)?;

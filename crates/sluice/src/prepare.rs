@@ -34,6 +34,7 @@ pub(crate) struct Prepared {
 pub(crate) enum SourceConfig {
     MySql(MySqlConfig),
     Postgres(PgConfig),
+    Jdbc(sluice_jdbc::JdbcSourceConfig),
 }
 
 impl Prepared {
@@ -42,8 +43,8 @@ impl Prepared {
     pub(crate) fn mysql(&self) -> Result<&MySqlConfig> {
         match &self.source {
             SourceConfig::MySql(m) => Ok(m),
-            SourceConfig::Postgres(_) => bail!(
-                "connector {} is a PostgreSQL connector; this works on MySQL/MariaDB connectors only",
+            SourceConfig::Postgres(_) | SourceConfig::Jdbc(_) => bail!(
+                "connector {} is not a MySQL/MariaDB connector; this works on MySQL/MariaDB connectors only",
                 self.config.name
             ),
         }
@@ -90,6 +91,13 @@ pub(crate) fn prepare_config(
                 .with_context(|| format!("connector {}", config.name))?;
             let prefix = pg.topic_prefix.clone();
             (SourceConfig::Postgres(pg), prefix, None)
+        }
+        Kind::Source(SourceKind::Jdbc) => {
+            config.warn_unknown(sluice_jdbc::source::config::KNOWN_PROPERTIES);
+            let jdbc = sluice_jdbc::JdbcSourceConfig::from_properties(&config.name, &config.props)
+                .map_err(|e| anyhow::anyhow!("connector {}: {e}", config.name))?;
+            let prefix = jdbc.topic_prefix.clone();
+            (SourceConfig::Jdbc(jdbc), prefix, None)
         }
         _ => {
             config.warn_unknown(sluice_mysql::config::KNOWN_PROPERTIES);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use sluice_connect::JsonConverterConfig;
 use sluice_core::{OffsetKey, Sink, SourceHealth};
+use sluice_jdbc::JdbcSource;
 use sluice_kafka::{KafkaProducer, KafkaSink};
 use sluice_mysql::MySqlSource;
 use sluice_postgres::{ConfirmingStore, PostgresSource};
@@ -241,6 +242,7 @@ pub(crate) async fn run_source(
     let key = OffsetKey {
         connector: name.clone(),
         server: p.topic_prefix.clone(),
+        partition: None,
     };
     let errors = sinks::error_handler(&p.config, p.state.kafka.as_ref(), data_dir).await?;
     let (inner, txn_producer): (Box<dyn Sink>, _) = match shared {
@@ -285,6 +287,26 @@ pub(crate) async fn run_source(
                 .health(health)
                 .exit_when_caught_up(exit_when_caught_up)
                 .max_batch(p.max_batch);
+            run_pipeline(
+                move |tx| source.run(tx),
+                settings,
+                sink,
+                store.as_mut(),
+                &key,
+                shutdown,
+            )
+            .await
+        }
+        SourceConfig::Jdbc(jdbc) => {
+            let mut store = store;
+            // Connect's JDBC source: one partition (and offset) per table
+            let mut offsets = std::collections::BTreeMap::new();
+            for partition in JdbcSource::partitions(&jdbc) {
+                if let Some(o) = store.load(&key.with_partition(&partition))? {
+                    offsets.insert(partition, o);
+                }
+            }
+            let source = JdbcSource::new(jdbc, offsets).exit_when_caught_up(exit_when_caught_up);
             run_pipeline(
                 move |tx| source.run(tx),
                 settings,
