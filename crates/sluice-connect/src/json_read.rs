@@ -189,7 +189,7 @@ pub fn value_of(s: &Schema, j: &Json) -> Result<Value, ConvertError> {
                 }),
                 Json::Number(n) => {
                     let d = Decimal::parse(&n.to_string()).ok_or_else(mismatch)?;
-                    Value::Decimal(rescale(d, scale))
+                    Value::Decimal(d.with_scale(scale))
                 }
                 _ => return Err(mismatch()),
             }
@@ -255,26 +255,6 @@ fn float(j: &Json) -> Option<f64> {
         },
         _ => None,
     }
-}
-
-/// `d` with exactly `scale` digits after the point (NUMERIC decimals may print fewer).
-fn rescale(d: Decimal, scale: u32) -> Decimal {
-    if d.scale == scale {
-        return d;
-    }
-    let text = d.to_plain_string();
-    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let mut frac = frac.to_string();
-    frac.truncate(scale as usize);
-    while frac.len() < scale as usize {
-        frac.push('0');
-    }
-    let t = if scale == 0 {
-        int.to_string()
-    } else {
-        format!("{int}.{frac}")
-    };
-    Decimal::parse(&t).unwrap_or(d)
 }
 
 #[cfg(test)]

@@ -60,6 +60,28 @@ impl Decimal {
         Some(Decimal::from_digits(negative, &digits, frac.len() as u32))
     }
 
+    /// The same number with exactly `scale` digits after the point: padded with zeros, or cut
+    /// (digits beyond `scale` are dropped, not rounded). Databases print NUMERIC/DECIMAL with
+    /// fewer or more digits than the Connect schema's scale.
+    pub fn with_scale(self, scale: u32) -> Decimal {
+        if self.scale == scale {
+            return self;
+        }
+        let text = self.to_plain_string();
+        let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+        let mut frac = frac.to_string();
+        frac.truncate(scale as usize);
+        while frac.len() < scale as usize {
+            frac.push('0');
+        }
+        let t = if scale == 0 {
+            int.to_string()
+        } else {
+            format!("{int}.{frac}")
+        };
+        Decimal::parse(&t).unwrap_or(self)
+    }
+
     pub fn is_negative(&self) -> bool {
         self.unscaled.first().is_some_and(|b| b & 0x80 != 0)
     }

@@ -71,6 +71,30 @@ pub struct SnapshotProgress {
     pub key: Arc<[String]>,
 }
 
+impl SnapshotProgress {
+    /// The `snapshot_table` / `snapshot_key` fields of an offset map, if present.
+    fn from_offset_map(o: &Map<String, Json>) -> Result<Option<SnapshotProgress>, String> {
+        match (
+            o.get("snapshot_table").and_then(Json::as_str),
+            o.get("snapshot_key"),
+        ) {
+            (Some(t), Some(Json::Array(k))) => Ok(Some(SnapshotProgress {
+                table: Arc::from(t),
+                key: k
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or("snapshot_key must hold strings")
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into(),
+            })),
+            _ => Ok(None),
+        }
+    }
+}
+
 impl BinlogPosition {
     /// Debezium's offset map (keys in the order Debezium documents them; zero `event`/`row` and
     /// absent `gtids` are omitted, as Debezium does).
@@ -147,24 +171,7 @@ impl BinlogPosition {
                 .map(Arc::from),
             ts_sec: num("ts_sec")?,
             snapshot,
-            snapshot_progress: match (
-                o.get("snapshot_table").and_then(Json::as_str),
-                o.get("snapshot_key"),
-            ) {
-                (Some(t), Some(Json::Array(k))) => Some(SnapshotProgress {
-                    table: Arc::from(t),
-                    key: k
-                        .iter()
-                        .map(|v| {
-                            v.as_str()
-                                .map(str::to_string)
-                                .ok_or("snapshot_key must hold strings")
-                        })
-                        .collect::<Result<Vec<_>, _>>()?
-                        .into(),
-                }),
-                _ => None,
-            },
+            snapshot_progress: SnapshotProgress::from_offset_map(o)?,
             incremental: o
                 .get("incremental_snapshot")
                 .filter(|v| v.is_object())
@@ -255,24 +262,7 @@ impl PgPosition {
             tx_id: num("txId")?,
             ts_usec: num("ts_usec")?.unwrap_or(0) as i64,
             snapshot,
-            snapshot_progress: match (
-                o.get("snapshot_table").and_then(Json::as_str),
-                o.get("snapshot_key"),
-            ) {
-                (Some(t), Some(Json::Array(k))) => Some(SnapshotProgress {
-                    table: Arc::from(t),
-                    key: k
-                        .iter()
-                        .map(|v| {
-                            v.as_str()
-                                .map(str::to_string)
-                                .ok_or("snapshot_key must hold strings")
-                        })
-                        .collect::<Result<Vec<_>, _>>()?
-                        .into(),
-                }),
-                _ => None,
-            },
+            snapshot_progress: SnapshotProgress::from_offset_map(o)?,
         })
     }
 }

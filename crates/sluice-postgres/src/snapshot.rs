@@ -35,6 +35,7 @@ use crate::catalog::quote;
 use crate::config::PgConfig;
 use crate::envelope::{set_snapshot_marker, Cell, EventBuilder, Op, SourceInfo, TableSchemas};
 use crate::error::{sql, PgError};
+use crate::stream::send;
 
 /// Where the snapshot reads.
 pub struct Plan {
@@ -297,16 +298,6 @@ fn mark(
     };
     set_snapshot_marker(&mut ev, marker);
     ev
-}
-
-async fn send(
-    tx: &mpsc::Sender<SourceMessage>,
-    events: Vec<ChangeEvent>,
-    position: Position,
-) -> Result<(), PgError> {
-    tx.send(SourceMessage::Batch { events, position })
-        .await
-        .map_err(|_| PgError::Fatal("the pipeline stopped".into()))
 }
 
 async fn copy_chunk(

@@ -405,7 +405,8 @@ impl Streamer<'_> {
     }
 }
 
-async fn send(
+/// Hands a batch and its restart position to the pipeline.
+pub(crate) async fn send(
     tx: &mpsc::Sender<SourceMessage>,
     events: Vec<ChangeEvent>,
     position: Position,

@@ -394,7 +394,7 @@ pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
         Conv::F64 => Value::Float64(text.parse().map_err(|_| bad("double", text))?),
         Conv::Decimal(scale) => {
             let d = Decimal::parse(text).ok_or_else(|| bad("numeric", text))?;
-            Value::Decimal(rescale(d, *scale).ok_or_else(|| bad("numeric", text))?)
+            Value::Decimal(d.with_scale(*scale))
         }
         Conv::VarDecimal => {
             let d = Decimal::parse(text).ok_or_else(|| bad("numeric", text))?;
@@ -491,27 +491,6 @@ pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
             )
         }
         Conv::Unknown => Value::Bytes(text.as_bytes().to_vec()),
-    })
-}
-
-/// `d` at exactly `scale` digits (NUMERIC text already has the column's scale; money too).
-fn rescale(d: Decimal, scale: u32) -> Option<Decimal> {
-    if d.scale == scale {
-        return Some(d);
-    }
-    let text = d.to_plain_string();
-    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let mut frac = frac.to_string();
-    while frac.len() < scale as usize {
-        frac.push('0');
-    }
-    if frac.len() > scale as usize {
-        frac.truncate(scale as usize);
-    }
-    Decimal::parse(&if scale == 0 {
-        int.to_string()
-    } else {
-        format!("{int}.{frac}")
     })
 }
 

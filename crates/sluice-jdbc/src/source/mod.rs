@@ -128,21 +128,7 @@ fn value_of(kind: Kind, cell: &Cell) -> Result<Value, String> {
         Kind::F32 => Value::Float32(text.parse().map_err(|_| bad())?),
         Kind::F64 => Value::Float64(text.parse().map_err(|_| bad())?),
         Kind::Decimal(scale) => {
-            let d = Decimal::parse(text).ok_or_else(bad)?;
-            let digits = d.to_plain_string();
-            let (int, frac) = digits.split_once('.').unwrap_or((&digits, ""));
-            let mut frac: String = frac.chars().take(scale as usize).collect();
-            while frac.len() < scale as usize {
-                frac.push('0');
-            }
-            Value::Decimal(
-                Decimal::parse(&if scale == 0 {
-                    int.to_string()
-                } else {
-                    format!("{int}.{frac}")
-                })
-                .ok_or_else(bad)?,
-            )
+            Value::Decimal(Decimal::parse(text).ok_or_else(bad)?.with_scale(scale))
         }
         Kind::Str => Value::String(Arc::from(text)),
         Kind::Bytes => Value::Bytes(text.as_bytes().to_vec()),
