@@ -206,6 +206,9 @@ pub struct PgPosition {
     /// While a snapshot is in progress: how far it has durably got, and the exported snapshot
     /// it reads (reused after a restart while the slot's creating session still holds it).
     pub snapshot_progress: Option<SnapshotProgress>,
+    /// State of an incremental (signal-triggered) snapshot in progress, owned by the source
+    /// (stored as `incremental_snapshot` in the offset map).
+    pub incremental: Option<Arc<Json>>,
 }
 
 impl PgPosition {
@@ -228,6 +231,9 @@ impl PgPosition {
         if let Some(p) = &self.snapshot_progress {
             m.insert("snapshot_table".into(), json!(p.table.as_ref()));
             m.insert("snapshot_key".into(), json!(p.key.as_ref()));
+        }
+        if let Some(i) = &self.incremental {
+            m.insert("incremental_snapshot".into(), i.as_ref().clone());
         }
         Json::Object(m)
     }
@@ -263,6 +269,7 @@ impl PgPosition {
             ts_usec: num("ts_usec")?.unwrap_or(0) as i64,
             snapshot,
             snapshot_progress: SnapshotProgress::from_offset_map(o)?,
+            incremental: o.get("incremental_snapshot").cloned().map(Arc::new),
         })
     }
 }

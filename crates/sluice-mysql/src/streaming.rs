@@ -325,14 +325,14 @@ impl Run<'_> {
         };
         let registry = &*self.registry;
         let lookup = |name: &str| registry.captured_by_name(name);
-        self.incremental
-            .open_chunk(
-                self.conn,
-                &signal,
-                self.src.cfg.incremental_chunk_size,
-                &lookup,
-            )
-            .await
+        crate::incremental::open_chunk(
+            self.incremental,
+            self.conn,
+            &signal,
+            self.src.cfg.incremental_chunk_size,
+            &lookup,
+        )
+        .await
     }
 
     /// Acts on a signal row read at rows event `idx` (starting at `start`).

@@ -147,7 +147,8 @@ pub async fn captured_tables(
     let mut out = Vec::new();
     for r in rows {
         let (oid, schema, name): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
-        if cfg.filters.table(&schema, &name) {
+        // the signal table steers the connector; its rows are not captured
+        if cfg.filters.table(&schema, &name) && !cfg.is_signal(&schema, &name) {
             out.push(table(conn, oid as u32, types).await?);
         }
     }

@@ -103,6 +103,10 @@ pub struct PgConfig {
     pub heartbeat_action_query: Option<String>,
     /// `status.update.interval.ms`: how often the flushed LSN is reported to the server.
     pub status_interval: Duration,
+    /// `signal.data.collection`: the Debezium signal table (`schema`, `table`), if any.
+    pub signal_table: Option<(String, String)>,
+    /// `incremental.snapshot.chunk.size`: rows per incremental snapshot chunk.
+    pub incremental_chunk_size: usize,
     pub filters: Filters,
 }
 
@@ -140,6 +144,9 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "heartbeat.topics.prefix",
     "heartbeat.action.query",
     "status.update.interval.ms",
+    "signal.data.collection",
+    "signal.enabled.channels",
+    "incremental.snapshot.chunk.size",
 ];
 
 /// Debezium's capture filters for PostgreSQL: schemas and `schema.table` names, anchored,
@@ -359,9 +366,34 @@ impl PgConfig {
             status_interval: Duration::from_millis(
                 props::number(props, "status.update.interval.ms", 10_000u64).map_err(c)?,
             ),
+            signal_table: match get("signal.data.collection").as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(s) => {
+                    let (schema, table) = s.split_once('.').ok_or_else(|| {
+                        c(format!(
+                            "signal.data.collection={s:?} must be <schema>.<table>"
+                        ))
+                    })?;
+                    Some((schema.to_string(), table.to_string()))
+                }
+            },
+            incremental_chunk_size: props::number(
+                props,
+                "incremental.snapshot.chunk.size",
+                1024usize,
+            )
+            .map_err(c)?
+            .max(1),
             topic_prefix: prefix,
             filters: Filters::new(props)?,
         })
+    }
+
+    /// Whether `schema.table` is the signal table.
+    pub fn is_signal(&self, schema: &str, table: &str) -> bool {
+        self.signal_table
+            .as_ref()
+            .is_some_and(|(s, t)| s == schema && t == table)
     }
 
     /// `host:port/db`, for messages (never the password).

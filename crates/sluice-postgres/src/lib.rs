@@ -7,6 +7,7 @@
 //! * [`envelope`]: per-table schemas and Debezium events.
 //! * [`snapshot`]: the consistent, lock-free, parallel initial snapshot.
 //! * [`stream`]: the replication loop and its restart positions.
+//! * [`incremental`]: signal-table incremental snapshots (chunks between watermarks).
 //! * [`confirm`]: confirming to the slot only what is durable.
 //! * [`source`]: start-up (publication, slot, snapshot decision), then streaming.
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod confirm;
 pub mod envelope;
 pub mod error;
+pub mod incremental;
 pub mod pgoutput;
 pub mod snapshot;
 pub mod source;

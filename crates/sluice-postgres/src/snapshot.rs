@@ -207,6 +207,7 @@ pub async fn run(
             snapshot: true,
             snapshot_progress: progress,
             event: 0,
+            incremental: None,
         })
     };
     // The last event is held back until the next one shows whether it ended its table (or the
@@ -267,6 +268,7 @@ pub async fn run(
         snapshot: false,
         snapshot_progress: None,
         event: 0,
+        incremental: None,
     });
     for e in &mut batch {
         e.position = done.clone();
@@ -315,6 +317,11 @@ async fn copy_chunk(
         let keys: Vec<String> = t.table.primary_key.iter().map(|k| quote(k)).collect();
         q.push_str(&format!(" ORDER BY {}", keys.join(", ")));
     }
+    copy_out(conn, &q).await
+}
+
+/// The text `COPY (q) TO STDOUT` output of query `q`, whole.
+pub(crate) async fn copy_out(conn: &mut PgConnection, q: &str) -> Result<Vec<u8>, PgError> {
     let stream = conn
         .copy_out_raw(&format!("COPY ({q}) TO STDOUT"))
         .await
@@ -332,7 +339,7 @@ async fn copy_chunk(
 
 /// The cells of one `COPY … TO STDOUT` text line (tab-separated, `\N` for NULL, backslash
 /// escapes).
-fn copy_cells(line: &[u8]) -> impl Iterator<Item = Cell> + '_ {
+pub(crate) fn copy_cells(line: &[u8]) -> impl Iterator<Item = Cell> + '_ {
     line.split(|&b| b == b'\t').map(|f| {
         if f == b"\\N" {
             return Cell::Null;

@@ -87,20 +87,7 @@ impl PostgresSource {
     }
 
     async fn connect(&self) -> Result<PgConnection, PgError> {
-        let mut o = PgConnectOptions::new()
-            .host(&self.cfg.hostname)
-            .port(self.cfg.port)
-            .username(&self.cfg.user)
-            .database(&self.cfg.dbname)
-            .application_name("sluice")
-            .options(SESSION);
-        if !self.cfg.password.is_empty() {
-            o = o.password(&self.cfg.password);
-        }
-        o.connect().await.map_err(|e| PgError::Connect {
-            target: self.cfg.target(),
-            message: e.to_string(),
-        })
+        connect(&self.cfg).await
     }
 
     async fn run_inner(self, tx: mpsc::Sender<SourceMessage>) -> Result<(), PgError> {
@@ -117,6 +104,19 @@ impl PostgresSource {
             )));
         }
         let types = Types::load(&mut conn).await?;
+        if let Some((schema, table)) = &cfg.signal_table {
+            let name = format!("{}.{}", quote(schema), quote(table));
+            let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| sql("looking up the signal table", e))?;
+            if exists.is_none() {
+                return Err(PgError::Config(format!(
+                    "signal.data.collection {schema}.{table} does not exist; create it: CREATE TABLE {name} (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data text)"
+                )));
+            }
+        }
         let tables = catalog::captured_tables(&mut conn, cfg, &types).await?;
         self.publication(&mut conn, &tables).await?;
         let slot = sqlx::query(
@@ -294,6 +294,7 @@ impl PostgresSource {
             max_batch: self.max_batch,
             exit_at,
             health: Arc::clone(&self.health),
+            signals: Default::default(),
         };
         let result = streamer.run(client, start, &tx).await;
         if cfg.slot_drop_on_stop {
@@ -353,11 +354,11 @@ impl PostgresSource {
                 .map_err(|e| sql("reading pg_publication", e))?;
         let name = quote(&cfg.publication_name);
         let list = || {
-            tables
-                .iter()
-                .map(|t| t.quoted())
-                .collect::<Vec<_>>()
-                .join(", ")
+            let mut names: Vec<String> = tables.iter().map(|t| t.quoted()).collect();
+            if let Some((schema, table)) = &cfg.signal_table {
+                names.push(format!("{}.{}", quote(schema), quote(table)));
+            }
+            names.join(", ")
         };
         let stmt = match (cfg.publication_mode, exists) {
             (PublicationMode::Disabled, None) => {
@@ -385,4 +386,22 @@ impl PostgresSource {
         info!(connector = %cfg.name, publication = %cfg.publication_name, "publication ready");
         Ok(())
     }
+}
+
+/// A query connection with sluice's session settings (UTC, ISO dates, exact floats).
+pub async fn connect(cfg: &PgConfig) -> Result<PgConnection, PgError> {
+    let mut o = PgConnectOptions::new()
+        .host(&cfg.hostname)
+        .port(cfg.port)
+        .username(&cfg.user)
+        .database(&cfg.dbname)
+        .application_name("sluice")
+        .options(SESSION);
+    if !cfg.password.is_empty() {
+        o = o.password(&cfg.password);
+    }
+    o.connect().await.map_err(|e| PgError::Connect {
+        target: cfg.target(),
+        message: e.to_string(),
+    })
 }

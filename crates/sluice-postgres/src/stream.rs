@@ -31,6 +31,7 @@ use crate::config::PgConfig;
 use crate::confirm::Confirmed;
 use crate::envelope::{Cell, EventBuilder, Op, SourceInfo, TableSchemas};
 use crate::error::PgError;
+use crate::incremental::Signals;
 use crate::pgoutput::{self, Message, RelColumn};
 use crate::types::Column;
 
@@ -55,6 +56,8 @@ pub struct Streamer<'a> {
     /// the LSN of a [`CAUGHT_UP`] message written at the start).
     pub exit_at: Option<u64>,
     pub health: Arc<SourceHealth>,
+    /// Incremental snapshot state (set from the start position by [`Streamer::run`]).
+    pub signals: Signals,
 }
 
 struct Txn {
@@ -89,6 +92,15 @@ impl Streamer<'_> {
         let mut heartbeat = self.cfg.heartbeat_interval.map(|i| (i, Instant::now()));
         let mut last_seen = 0u64;
         info!(connector = %self.cfg.name, lsn = %Lsn(start.lsn), "streaming from the replication slot");
+        self.signals = Signals::from_offset(start.incremental.as_deref());
+        if self.signals.inc.active() {
+            if self.cfg.signal_table.is_some() {
+                // the chunk handed over before the stop is read again
+                self.open_chunk().await?;
+            } else {
+                warn!(connector = %self.cfg.name, "an incremental snapshot is in the offsets but signal.data.collection is not set; it waits");
+            }
+        }
         loop {
             let durable = self.confirmed.get();
             if durable > reported {
@@ -174,7 +186,7 @@ impl Streamer<'_> {
                     if t.changes <= t.skip {
                         continue; // delivered before the restart
                     }
-                    let position = Position::Postgres(PgPosition {
+                    let position = PgPosition {
                         lsn: complete.lsn,
                         lsn_proc: wal_start.0,
                         lsn_commit: t.final_lsn,
@@ -183,7 +195,8 @@ impl Streamer<'_> {
                         ts_usec: t.commit_us,
                         snapshot: false,
                         snapshot_progress: None,
-                    });
+                        incremental: self.signals.offset.clone(),
+                    };
                     let info = SourceInfo {
                         ts_us: t.commit_us,
                         snapshot: "false",
@@ -191,7 +204,24 @@ impl Streamer<'_> {
                         lsn: wal_start.0,
                         last_commit,
                     };
-                    self.change(msg, &relations, &info, &position, &mut batch);
+                    let signal = match &msg {
+                        Message::Insert { rel, new } => self.signals.signal(*rel, new),
+                        _ => None,
+                    };
+                    let position = match signal {
+                        Some(signal) => {
+                            // signal and watermark rows steer the incremental snapshot; they
+                            // are not change events
+                            let after =
+                                self.on_signal(&signal, position, &info, &mut batch).await?;
+                            Position::Postgres(after)
+                        }
+                        None => {
+                            let position = Position::Postgres(position);
+                            self.change(msg, &relations, &info, &position, &mut batch);
+                            position
+                        }
+                    };
                     batch_position = Some(position);
                     if batch.len() >= self.max_batch {
                         if let Some(p) = batch_position.take() {
@@ -211,6 +241,7 @@ impl Streamer<'_> {
                         ts_usec: t.as_ref().map_or(complete.ts_usec, |t| t.commit_us),
                         snapshot: false,
                         snapshot_progress: None,
+                        incremental: self.signals.offset.clone(),
                     };
                     last_commit = Some(lsn.0);
                     last_seen = last_seen.max(end_lsn.0);
@@ -264,6 +295,10 @@ impl Streamer<'_> {
         replica_identity: u8,
         columns: &[RelColumn],
     ) -> Result<Option<Arc<TableSchemas>>, PgError> {
+        if self.cfg.is_signal(namespace, name) {
+            self.signals.signal_relation(id, columns);
+            return Ok(None);
+        }
         if !self.cfg.filters.table(namespace, name) {
             return Ok(None);
         }
@@ -308,15 +343,17 @@ impl Streamer<'_> {
             replica_full: replica_identity == b'f',
         };
         debug!(table = %table.full_name(), "relation");
-        Ok(Some(Arc::new(TableSchemas::build(
+        let t = Arc::new(TableSchemas::build(
             table,
             self.cfg,
             &self.builder.source_schema,
-        ))))
+        ));
+        self.signals.relation_changed(&t);
+        Ok(Some(t))
     }
 
     fn change(
-        &self,
+        &mut self,
         msg: Message,
         relations: &HashMap<u32, Option<Arc<TableSchemas>>>,
         info: &SourceInfo,
@@ -330,6 +367,7 @@ impl Streamer<'_> {
             Message::Insert { rel, new } => {
                 if let Some(t) = table(rel).filter(|_| !cfg.skip_creates) {
                     let after = t.row(new, ph);
+                    self.signals.evict(t, &after);
                     self.builder
                         .row_change(t, Op::Create, None, Some(after), info, position, out);
                 }
@@ -346,6 +384,9 @@ impl Streamer<'_> {
                     }
                     let before = old.map(|(_, cells)| t.row(cells, ph));
                     let after = t.row(new, ph);
+                    for image in before.iter().chain([&after]) {
+                        self.signals.evict(t, image);
+                    }
                     self.builder.row_change(
                         t,
                         Op::Update,
@@ -360,14 +401,16 @@ impl Streamer<'_> {
             Message::Delete { rel, old } => {
                 if let Some(t) = table(rel).filter(|_| !cfg.skip_deletes) {
                     let before = t.row(old.1, ph);
+                    self.signals.evict(t, &before);
                     self.builder
                         .row_change(t, Op::Delete, Some(before), None, info, position, out);
                 }
             }
             Message::Truncate { rels } => {
-                if !cfg.skip_truncate {
-                    for rel in rels {
-                        if let Some(t) = table(rel) {
+                for rel in rels {
+                    if let Some(t) = table(rel) {
+                        self.signals.inc.on_truncate(&t.table.full_name());
+                        if !cfg.skip_truncate {
                             out.push(self.builder.truncate(t, info, position));
                         }
                     }

@@ -82,7 +82,7 @@ enum Command {
     /// Signal a running connector: incremental snapshot of tables, or stop/pause/resume it.
     Snapshot {
         connector: PathBuf,
-        /// Tables to snapshot (or to stop), `db.table`, comma-separated.
+        /// Tables to snapshot (or to stop), `db.table` (PostgreSQL: `schema.table`), comma-separated.
         #[arg(long, value_delimiter = ',')]
         tables: Vec<String>,
         /// Stop the listed tables' (or every) incremental snapshot instead.
@@ -158,7 +158,7 @@ mod prepare;
 mod run_cmd;
 mod state;
 
-use prepare::{kafka_sink, prepare, prepare_for, Prepared};
+use prepare::{kafka_sink, prepare, prepare_for, Prepared, SourceConfig};
 
 mod sinks;
 
@@ -221,8 +221,13 @@ fn main() {
                     _ if tables.is_empty() => bail!("--tables db.table[,db.table…] is required to start a snapshot"),
                     _ => "execute-snapshot",
                 };
-                let id = sluice_mysql::admin::send_signal(p.mysql()?, kind, &tables).await?;
-                println!("{}: {kind} signal {id} written; the running connector acts on it as it reads the binlog", p.config.name);
+                let id = match &p.source {
+                    SourceConfig::Postgres(pg) => {
+                        sluice_postgres::incremental::send_signal(pg, kind, &tables).await?
+                    }
+                    _ => sluice_mysql::admin::send_signal(p.mysql()?, kind, &tables).await?,
+                };
+                println!("{}: {kind} signal {id} written; the running connector acts on it as it reads its change stream", p.config.name);
                 Ok(())
             }
             Command::Offsets { action } => {

@@ -360,3 +360,136 @@ fn snapshot_of_a_million_rows_with_a_concurrent_writer_converges() {
     let log = std::fs::read_to_string(work.path("out.jsonl.log")).unwrap();
     assert!(log.contains("snapshot completed"), "{log}");
 }
+
+/// A psql script run in the background: `n` small transactions back to back, each updating
+/// ten pseudo-random keys of `1..=keys`, deleting one and inserting a new key from
+/// `first_new_key` on: many of them commit while a chunk is between its watermarks.
+fn background_writer(
+    pg: &Pg,
+    n: usize,
+    keys: u64,
+    first_new_key: usize,
+) -> std::thread::JoinHandle<()> {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        1 + seed % keys
+    };
+    let script: String = (0..n)
+        .map(|i| {
+            let ids: Vec<String> = (0..10).map(|_| next().to_string()).collect();
+            format!(
+                "BEGIN; UPDATE t SET v = v + 1 WHERE id IN ({}); DELETE FROM t WHERE id = {}; INSERT INTO t VALUES ({}, {i}); COMMIT;\n",
+                ids.join(","),
+                next(),
+                first_new_key + i,
+            )
+        })
+        .collect();
+    let dir = pg.dir.path().to_path_buf();
+    let file = dir.join("writer.sql");
+    std::fs::write(&file, script).unwrap();
+    std::thread::spawn(move || {
+        let st = std::process::Command::new(common::repo_root().join("scripts/postgres.sh"))
+            .arg("sql")
+            .arg(&dir)
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    })
+}
+
+fn incremental_in_progress(work: &Work, name: &str) -> bool {
+    work.offsets(name)
+        .is_some_and(|o| !o["offsets"][0]["value"]["incremental_snapshot"].is_null())
+}
+
+#[test]
+fn incremental_snapshot_by_signal_with_a_concurrent_writer_and_a_kill_9_converges() {
+    let pg = Pg::start();
+    pg.sql("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL); INSERT INTO t SELECT g, 0 FROM generate_series(1, 200000) g; \
+            CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data text);");
+    let work = Work::new();
+    let c = work.write_connector(
+        "c.json",
+        &pg.connector(
+            "inc",
+            "postgres",
+            &[
+                ("converter.schemas.enable", "false"),
+                ("snapshot.mode", "no_data"),
+                // the signal table joins the filtered publication without being captured
+                ("publication.autocreate.mode", "filtered"),
+                ("table.include.list", "public\\.t"),
+                ("signal.data.collection", "public.dbz_signal"),
+                ("incremental.snapshot.chunk.size", "4096"),
+            ],
+        ),
+    );
+    work.catch_up(&c, "out.jsonl"); // creates the slot: streaming starts here, no snapshot
+    assert!(work.lines("out.jsonl").is_empty());
+    let out = work.path("out.jsonl");
+    let mut child = work.spawn(&c, "out.jsonl");
+    let writer = background_writer(&pg, 15_000, 200_000, 300_000);
+    std::thread::sleep(Duration::from_millis(300));
+    pg.sql(r#"INSERT INTO dbz_signal VALUES ('sig-1', 'execute-snapshot', '{"data-collections": ["public.t"], "type": "incremental"}')"#);
+    writer.join().unwrap();
+    let want = table(&pg);
+    let done = wait_until(Duration::from_secs(120), || {
+        !incremental_in_progress(&work, "inc") && applied(&out) == want
+    });
+    signal(&mut child, "-TERM");
+    let log = std::fs::read_to_string(work.path("out.jsonl.log")).unwrap_or_default();
+    assert!(
+        done,
+        "incremental snapshot converged ({} rows of {}):\n{}",
+        applied(&out).len(),
+        want.len(),
+        &log[log.len().saturating_sub(3000)..]
+    );
+    let lines = work.lines("out.jsonl");
+    let reads: Vec<&Value> = lines.iter().filter(|l| payload(l)["op"] == "r").collect();
+    assert!(reads.len() > 150_000, "{} reads", reads.len());
+    assert!(reads
+        .iter()
+        .all(|l| payload(l)["source"]["snapshot"] == "incremental"));
+    assert!(lines.iter().any(|l| payload(l)["op"] == "u"));
+    assert!(
+        lines.iter().all(|l| l["topic"] == "pg.public.t"),
+        "signal and watermark rows are not change events"
+    );
+
+    // a signal written by the CLI while the connector is stopped is read from the slot; a
+    // kill -9 in the middle resumes from the last chunk delivered
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("snapshot")
+        .arg(&c)
+        .args(["--tables", "public.t", "--data-dir"])
+        .arg(work.path("data"))
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let mut child = work.spawn(&c, "out.jsonl");
+    assert!(wait_until(Duration::from_secs(60), || {
+        work.offsets("inc")
+            .is_some_and(|o| o["offsets"][0]["value"]["incremental_snapshot"]["key"].is_array())
+    }));
+    signal(&mut child, "-KILL");
+    pg.sql("UPDATE t SET v = 7 WHERE id <= 100; DELETE FROM t WHERE id BETWEEN 150000 AND 150010;");
+    let mut child = work.spawn(&c, "out.jsonl");
+    let want = table(&pg);
+    let done = wait_until(Duration::from_secs(120), || {
+        !incremental_in_progress(&work, "inc") && applied(&out) == want
+    });
+    signal(&mut child, "-TERM");
+    assert!(done, "the incremental snapshot continued after kill -9");
+}
