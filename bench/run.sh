@@ -33,7 +33,9 @@
 #   postgres      the same workload on PostgreSQL 15 (scripts/postgres.sh, wal_level=logical):
 #                 pg-catchup = ROWS inserts already in the slot, read to the end (includes up to
 #                 ~1 s to notice the end: the server's keepalive); pg-snapshot = SNAPSHOT_ROWS
-#                 rows by the initial snapshot (initial_only, 2 readers); both null sink
+#                 rows by the initial snapshot (initial_only, 2 readers); both null sink;
+#                 pg-server-decoding = the same ROWS changes decoded by pgoutput inside the
+#                 server (pg_logical_slot_get_binary_changes), the ceiling for any client
 #   MODES         which groups to run (default "catchup kafka avro live snapshot sinks postgres")
 # Prints one line per run: events, seconds, eps, cpu_s (user+sys of the sluice process),
 # us_per_event (CPU), peak_rss_mb. Servers are private (scripts/mariadb.sh) on 127.0.0.1.
@@ -331,9 +333,17 @@ for ((r = 1; r <= RUNS; r++)); do
   W=$WORK/pgc$r; mkdir -p "$W"; pg_connector "$W" "bench_c$r" no_data
   psqlc -c "TRUNCATE bench"
   "$SLUICE" run "$W/c.json" --sink null --data-dir "$W/d" --exit-when-caught-up 2>/dev/null  # creates the slot
+  psqlc -c "SELECT pg_create_logical_replication_slot('bench_d$r', 'pgoutput')" >/dev/null
   pg_rows 1 "$ROWS"
   pg_measure sluice-postgres-catchup-null "$r" "$W" "$ROWS"
   psqlc -c "SELECT pg_drop_replication_slot('bench_c$r')" >/dev/null
+  # the server's own decoding rate: the same changes decoded by pgoutput inside the server,
+  # nothing sent over the wire (the ceiling for any logical replication client)
+  t0=$(date +%s.%N)
+  n=$(psqlc -At -c "SELECT count(*) FILTER (WHERE get_byte(data, 0) = 73) FROM pg_logical_slot_get_binary_changes('bench_d$r', NULL, NULL, 'proto_version', '1', 'publication_names', 'bench_pub')")
+  t1=$(date +%s.%N)
+  awk -v r="$r" -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "pg-server-decoding run=%d events=%d seconds=%.3f eps=%.0f\n", r, n, b - a, n / (b - a) }'
+  psqlc -c "SELECT pg_drop_replication_slot('bench_d$r')" >/dev/null
 done
 psqlc -c "TRUNCATE bench"
 pg_rows 1 "$SNAPSHOT_ROWS"

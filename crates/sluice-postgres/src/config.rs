@@ -296,7 +296,7 @@ impl PgConfig {
             snapshot_threads: props::number(props, "snapshot.max.threads", 2usize)
                 .map_err(c)?
                 .max(1),
-            snapshot_chunk_size: props::number(props, "snapshot.chunk.size", 50_000usize)
+            snapshot_chunk_size: props::number(props, "snapshot.chunk.size", 10_000usize)
                 .map_err(c)?
                 .max(1),
             decimal_mode: props::choice(

@@ -1,5 +1,5 @@
 //! The query-based JDBC source (`io.confluent.connect.jdbc.JdbcSourceConnector`) against a
-//! private PostgreSQL and MariaDB: `timestamp+incrementing` mode, ties on the timestamp, updates,
+//! private PostgreSQL and MariaDB and an SQLite file: `timestamp+incrementing` mode, ties on the timestamp, updates,
 //! restarts from Connect's per-table offsets.
 
 mod common;
@@ -126,4 +126,26 @@ fn timestamp_and_incrementing_on_mariadb() {
     scenario(&work, &c, &|s| {
         db.sql(&format!("USE app; {s};"));
     });
+}
+
+#[test]
+fn timestamp_and_incrementing_on_sqlite() {
+    let work = Work::new();
+    let file = work.path("app.db");
+    let sql = |s: &str| {
+        let out = std::process::Command::new("sqlite3")
+            .arg(&file)
+            .arg(s)
+            .output()
+            .expect("sqlite3 (scripts/deps.sh installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sql("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER, updated DATETIME NOT NULL)");
+    let url = format!("jdbc:sqlite:{}", file.display());
+    let c = work.write_connector("c.json", &source("orders", &url, "orders", &[]));
+    scenario(&work, &c, &sql);
 }
