@@ -2,6 +2,7 @@
 //! emitting the change events Debezium's PostgreSQL connector emits.
 //!
 //! * [`config`]: the Debezium connector properties.
+//! * [`admin`]: the slot and server positions behind `sluice offsets` (show, set by LSN).
 //! * [`catalog`] and [`types`]: tables, columns and the Debezium type mapping.
 //! * [`pgoutput`]: decoding the replication messages.
 //! * [`envelope`]: per-table schemas and Debezium events.
@@ -11,6 +12,7 @@
 //! * [`confirm`]: confirming to the slot only what is durable.
 //! * [`source`]: start-up (publication, slot, snapshot decision), then streaming.
 
+pub mod admin;
 pub mod catalog;
 pub mod config;
 pub mod confirm;

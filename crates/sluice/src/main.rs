@@ -114,7 +114,7 @@ enum OffsetsCommand {
         #[arg(long, default_value = "stdout")]
         sink: String,
     },
-    /// Move the connector to a binlog position (validated on the server).
+    /// Move the connector to a binlog position or a PostgreSQL LSN (validated on the server).
     Set {
         connector: PathBuf,
         #[arg(long, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
@@ -123,10 +123,14 @@ enum OffsetsCommand {
         #[arg(
             long,
             value_name = "FILE:POS",
-            required_unless_present_any = ["timestamp", "gtid"],
-            conflicts_with_all = ["timestamp", "gtid"]
+            required_unless_present_any = ["timestamp", "gtid", "lsn"],
+            conflicts_with_all = ["timestamp", "gtid", "lsn"]
         )]
         binlog: Option<String>,
+        /// PostgreSQL: resume streaming at this WAL position (X/Y, as pg_current_wal_insert_lsn()
+        /// prints it), not before the slot's confirmed_flush_lsn.
+        #[arg(long, value_name = "LSN", conflicts_with_all = ["timestamp", "gtid"])]
+        lsn: Option<String>,
         /// Resume after these transactions: a MariaDB GTID position (domain-server-seq,…).
         #[arg(long, value_name = "GTIDS", conflicts_with = "timestamp")]
         gtid: Option<String>,
@@ -154,6 +158,7 @@ enum OffsetsCommand {
 mod connect_cmd;
 mod kafka_fed;
 mod offsets_cmd;
+mod pg_offsets;
 mod prepare;
 mod run_cmd;
 mod state;
@@ -244,9 +249,13 @@ fn main() {
                         binlog,
                         timestamp,
                         gtid,
+                        lsn,
                         sink,
                     } => {
                         let action = match (binlog, timestamp, gtid) {
+                            _ if lsn.is_some() => offsets_cmd::Action::SetLsn {
+                                lsn: offsets_cmd::parse_lsn(lsn.as_deref().unwrap_or_default())?,
+                            },
                             (Some(b), _, _) => {
                                 let (file, pos) = offsets_cmd::parse_binlog(&b)?;
                                 offsets_cmd::Action::SetBinlog { file, pos }
@@ -256,7 +265,7 @@ fn main() {
                             },
                             (None, None, Some(g)) => offsets_cmd::Action::SetGtid { gtids: g },
                             (None, None, None) => {
-                                bail!("give --binlog FILE:POS, --timestamp TIME or --gtid GTIDS")
+                                bail!("give --binlog FILE:POS, --timestamp TIME, --gtid GTIDS or (PostgreSQL) --lsn LSN")
                             }
                         };
                         (connector, data_dir, sink, action)

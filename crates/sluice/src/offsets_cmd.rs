@@ -4,12 +4,13 @@
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use sluice_core::{BinlogPosition, OffsetKey, OffsetStore, Position};
+use sluice_core::{BinlogPosition, OffsetKey, OffsetStore, Position, SnapshotProgress};
 use sluice_kafka::KafkaOffsetStore;
 use sluice_runtime::FileOffsetStore;
 
+use crate::prepare::SourceConfig;
 use crate::state::{HistoryAt, OffsetsAt};
-use crate::Prepared;
+use crate::{pg_offsets, Prepared};
 
 /// The connector's offset storage.
 pub(crate) enum Store {
@@ -53,7 +54,17 @@ pub enum Action {
     SetBinlog { file: String, pos: u64 },
     SetTimestamp { ts: u32 },
     SetGtid { gtids: String },
+    SetLsn { lsn: u64 },
     Reset,
+}
+
+/// Parses a PostgreSQL LSN (`16/B374D848`).
+pub fn parse_lsn(spec: &str) -> Result<u64> {
+    sluice_postgres::admin::Lsn::parse(spec.trim())
+        .map(|l| l.0)
+        .map_err(|e| {
+            anyhow::anyhow!("--lsn {spec:?}: {e}; expected X/Y as pg_current_wal_lsn() prints it")
+        })
 }
 
 /// Parses `FILE:POS`.
@@ -165,6 +176,9 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     let mut store = open_store(&p).await?;
     let current = store.store().load(&key)?;
     if let Action::Show { json } = action {
+        if let SourceConfig::Postgres(pg) = &p.source {
+            return pg_offsets::show(pg, &key, current, json, &store.describe()).await;
+        }
         return show(&p, &key, current, json, &store.describe()).await;
     }
     let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
@@ -210,6 +224,15 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
         }
         Action::SetBinlog { file, pos } => {
             move_to(&p, &key, &mut store, current, file, pos, None).await
+        }
+        Action::SetLsn { lsn } => {
+            let SourceConfig::Postgres(pg) = &p.source else {
+                bail!(
+                    "--lsn is for PostgreSQL connectors; {} is not one (use --binlog, --gtid or --timestamp)",
+                    p.config.name
+                );
+            };
+            pg_offsets::set(pg, &key, store.store(), current, lsn).await
         }
         Action::Reset => {
             let (removed, history) = forget(&p, &mut store, &key).await?;
@@ -298,15 +321,7 @@ async fn show(
     );
     println!("gtids:       {}", at.gtids.as_deref().unwrap_or("(none)"));
     println!("event time:  ts_sec {}", at.ts_sec);
-    if at.snapshot {
-        match &at.snapshot_progress {
-            Some(sp) => println!(
-                "snapshot:    in progress (table {}, after key {:?})",
-                sp.table, sp.key
-            ),
-            None => println!("snapshot:    in progress"),
-        }
-    }
+    print_snapshot(at.snapshot, at.snapshot_progress.as_ref());
     println!("server:      {}:{}", lag.server_file, lag.server_pos);
     if lag.file_exists {
         println!(
@@ -320,6 +335,18 @@ async fn show(
         );
     }
     Ok(())
+}
+
+/// The `snapshot:` line of `offsets show`, while an initial snapshot is in progress.
+pub(crate) fn print_snapshot(in_progress: bool, progress: Option<&SnapshotProgress>) {
+    match (in_progress, progress) {
+        (false, _) => {}
+        (true, Some(sp)) => println!(
+            "snapshot:    in progress (table {}, after key {:?})",
+            sp.table, sp.key
+        ),
+        (true, None) => println!("snapshot:    in progress"),
+    }
 }
 
 #[cfg(test)]

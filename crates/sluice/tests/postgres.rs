@@ -493,3 +493,71 @@ fn incremental_snapshot_by_signal_with_a_concurrent_writer_and_a_kill_9_converge
     signal(&mut child, "-TERM");
     assert!(done, "the incremental snapshot continued after kill -9");
 }
+
+#[test]
+fn offsets_show_and_set_by_lsn_skip_ahead_but_never_behind_the_slot() {
+    let pg = Pg::start();
+    pg.sql("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)");
+    let work = Work::new();
+    let c = work.write_connector(
+        "c.json",
+        &pg.connector(
+            "lsn",
+            "postgres",
+            &[
+                ("converter.schemas.enable", "false"),
+                ("snapshot.mode", "no_data"),
+            ],
+        ),
+    );
+    work.catch_up(&c, "out.jsonl"); // creates the slot
+    pg.sql("INSERT INTO t VALUES (0, 0)");
+    work.catch_up(&c, "out.jsonl"); // delivers it: an offset is stored
+    let offsets = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("offsets")
+            .args(args)
+            .arg(&c)
+            .arg("--data-dir")
+            .arg(work.path("data"))
+            .output()
+            .unwrap()
+    };
+    let shown = offsets(&["show", "--json"]);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["slot"]["exists"], true, "{shown}");
+    assert!(shown["offset"]["lsn"].is_u64(), "{shown}");
+
+    pg.sql("INSERT INTO t SELECT g, 1 FROM generate_series(1, 10) g");
+    let skip_to = pg.sql("SELECT pg_current_wal_insert_lsn()");
+    pg.sql("INSERT INTO t SELECT g, 2 FROM generate_series(11, 15) g");
+    let set = offsets(&["set", "--lsn", &skip_to]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    work.catch_up(&c, "out.jsonl");
+    let ids: Vec<i64> = work
+        .lines("out.jsonl")
+        .iter()
+        .map(|l| payload(l)["after"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [0, 11, 12, 13, 14, 15],
+        "the transaction before the LSN is skipped"
+    );
+
+    let back = offsets(&["set", "--lsn", "0/1"]);
+    assert!(!back.status.success());
+    let err = String::from_utf8_lossy(&back.stderr);
+    assert!(err.contains("cannot go back"), "{err}");
+    let bad = offsets(&["set", "--lsn", "yesterday"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("X/Y"));
+}
