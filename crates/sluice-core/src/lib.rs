@@ -18,6 +18,7 @@ pub mod event;
 pub mod health;
 pub mod history;
 pub mod incremental;
+pub mod modes;
 pub mod position;
 pub mod props;
 pub mod schema;

@@ -7,39 +7,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use sluice_core::modes::{BinaryMode, DecimalMode, TimePrecision as TimePrecisionMode};
+
 use crate::error::MySqlError;
 use crate::filters::Filters;
-
-/// `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimePrecisionMode {
-    AdaptiveTimeMicroseconds,
-    Adaptive,
-    Connect,
-}
-
-/// `decimal.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecimalMode {
-    Precise,
-    Double,
-    String,
-}
 
 /// `bigint.unsigned.handling.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BigintUnsignedMode {
     Long,
     Precise,
-}
-
-/// `binary.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryMode {
-    Bytes,
-    Base64,
-    Base64UrlSafe,
-    Hex,
 }
 
 /// `snapshot.mode` values the foundation supports (the snapshot itself is a separate module).
@@ -177,7 +154,6 @@ impl MySqlConfig {
         name: &str,
         props: &BTreeMap<String, String>,
     ) -> Result<Self, MySqlError> {
-        use BinaryMode as B;
         use SnapshotMode as S;
         let snapshot_mode = choice(
             props,
@@ -230,29 +206,12 @@ impl MySqlConfig {
             topic_prefix,
             filters: Filters::new(|k| props.get(k).cloned())?,
             snapshot_mode,
-            time_precision: choice(
+            time_precision: TimePrecisionMode::from_props(
                 props,
-                "time.precision.mode",
                 TimePrecisionMode::AdaptiveTimeMicroseconds,
-                &[
-                    (
-                        "adaptive_time_microseconds",
-                        TimePrecisionMode::AdaptiveTimeMicroseconds,
-                    ),
-                    ("adaptive", TimePrecisionMode::Adaptive),
-                    ("connect", TimePrecisionMode::Connect),
-                ],
-            )?,
-            decimal_mode: choice(
-                props,
-                "decimal.handling.mode",
-                DecimalMode::Precise,
-                &[
-                    ("precise", DecimalMode::Precise),
-                    ("double", DecimalMode::Double),
-                    ("string", DecimalMode::String),
-                ],
-            )?,
+            )
+            .map_err(MySqlError::Config)?,
+            decimal_mode: DecimalMode::from_props(props).map_err(MySqlError::Config)?,
             bigint_unsigned: choice(
                 props,
                 "bigint.unsigned.handling.mode",
@@ -262,17 +221,7 @@ impl MySqlConfig {
                     ("precise", BigintUnsignedMode::Precise),
                 ],
             )?,
-            binary_mode: choice(
-                props,
-                "binary.handling.mode",
-                B::Bytes,
-                &[
-                    ("bytes", B::Bytes),
-                    ("base64", B::Base64),
-                    ("base64-url-safe", B::Base64UrlSafe),
-                    ("hex", B::Hex),
-                ],
-            )?,
+            binary_mode: BinaryMode::from_props(props).map_err(MySqlError::Config)?,
             tombstones_on_delete: boolean(props, "tombstones.on.delete", true)?,
             include_query: boolean(props, "include.query", false)?,
             connect_timeout: Duration::from_millis(number(

@@ -7,6 +7,8 @@ use std::time::Duration;
 use regex::{Regex, RegexBuilder};
 use sluice_core::props;
 
+pub use sluice_core::modes::{BinaryMode, DecimalMode, TimePrecision};
+
 use crate::error::PgError;
 
 /// `snapshot.mode`.
@@ -32,36 +34,11 @@ pub enum PublicationMode {
     Disabled,
 }
 
-/// `decimal.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecimalMode {
-    Precise,
-    Double,
-    String,
-}
-
-/// `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimePrecision {
-    Adaptive,
-    AdaptiveTimeMicroseconds,
-    Connect,
-}
-
 /// `interval.handling.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntervalMode {
     Numeric,
     String,
-}
-
-/// `binary.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryMode {
-    Bytes,
-    Base64,
-    Base64UrlSafe,
-    Hex,
 }
 
 /// Settings of one PostgreSQL connector.
@@ -299,31 +276,8 @@ impl PgConfig {
             snapshot_chunk_size: props::number(props, "snapshot.chunk.size", 10_000usize)
                 .map_err(c)?
                 .max(1),
-            decimal_mode: props::choice(
-                props,
-                "decimal.handling.mode",
-                DecimalMode::Precise,
-                &[
-                    ("precise", DecimalMode::Precise),
-                    ("double", DecimalMode::Double),
-                    ("string", DecimalMode::String),
-                ],
-            )
-            .map_err(c)?,
-            time_precision: props::choice(
-                props,
-                "time.precision.mode",
-                TimePrecision::Adaptive,
-                &[
-                    ("adaptive", TimePrecision::Adaptive),
-                    (
-                        "adaptive_time_microseconds",
-                        TimePrecision::AdaptiveTimeMicroseconds,
-                    ),
-                    ("connect", TimePrecision::Connect),
-                ],
-            )
-            .map_err(c)?,
+            decimal_mode: DecimalMode::from_props(props).map_err(c)?,
+            time_precision: TimePrecision::from_props(props, TimePrecision::Adaptive).map_err(c)?,
             interval_mode: props::choice(
                 props,
                 "interval.handling.mode",
@@ -334,18 +288,7 @@ impl PgConfig {
                 ],
             )
             .map_err(c)?,
-            binary_mode: props::choice(
-                props,
-                "binary.handling.mode",
-                BinaryMode::Bytes,
-                &[
-                    ("bytes", BinaryMode::Bytes),
-                    ("base64", BinaryMode::Base64),
-                    ("base64-url-safe", BinaryMode::Base64UrlSafe),
-                    ("hex", BinaryMode::Hex),
-                ],
-            )
-            .map_err(c)?,
+            binary_mode: BinaryMode::from_props(props).map_err(c)?,
             tombstones_on_delete: props::flag(props, "tombstones.on.delete", true).map_err(c)?,
             skip_truncate: skipped.iter().any(|s| s == "t"),
             skip_updates: skipped.iter().any(|s| s == "u"),
