@@ -89,6 +89,21 @@ pub struct Signal {
     pub data: String,
 }
 
+impl Signal {
+    /// A signal written by `sluice snapshot`: id `sluice-cli-<µs>`, `data` naming `tables`.
+    pub fn from_cli(kind: &str, tables: &[String]) -> Signal {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        Signal {
+            id: format!("sluice-cli-{micros}"),
+            kind: kind.to_string(),
+            data: serde_json::json!({"data-collections": tables, "type": "incremental"})
+                .to_string(),
+        }
+    }
+}
+
 /// The `additional-conditions` of an `execute-snapshot` signal: `[{"data-collection": "db.t",
 /// "filter": "color = 'blue'"}]` (Debezium 2.x and later), or the older single
 /// `"additional-condition": "…"` that applies to every listed table.

@@ -100,21 +100,14 @@ pub async fn send_signal(
         )
     })?;
     let mut conn = preflight::connect(cfg).await?;
-    let id = format!(
-        "sluice-cli-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0)
-    );
-    let data = serde_json::json!({"data-collections": tables, "type": "incremental"}).to_string();
+    let s = sluice_core::incremental::Signal::from_cli(kind, tables);
     let sql = format!(
         "INSERT INTO `{}`.`{}` (id, type, data) VALUES (?, ?, ?)",
         signal.db.replace('`', "``"),
         signal.table.replace('`', "``")
     );
-    conn.exec_drop(sql, (id.as_str(), kind, data.as_str()))
+    conn.exec_drop(sql, (s.id.as_str(), s.kind.as_str(), s.data.as_str()))
         .await
         .map_err(|e| MySqlError::Query(format!("cannot write to the signal table {signal}: {e} (the connector user needs INSERT on it)")))?;
-    Ok(id)
+    Ok(s.id)
 }

@@ -339,6 +339,13 @@ impl PgConfig {
             .is_some_and(|(s, t)| s == schema && t == table)
     }
 
+    /// The signal table as SQL (`"schema"."table"`), if any.
+    pub fn signal_table_sql(&self) -> Option<String> {
+        self.signal_table
+            .as_ref()
+            .map(|(s, t)| format!("{}.{}", crate::catalog::quote(s), crate::catalog::quote(t)))
+    }
+
     /// `host:port/db`, for messages (never the password).
     pub fn target(&self) -> String {
         format!("{}:{}/{}", self.hostname, self.port, self.dbname)

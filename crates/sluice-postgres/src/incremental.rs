@@ -134,30 +134,30 @@ pub async fn open_chunk(
 /// `resume-snapshot`) into the connector's `signal.data.collection`; the running connector
 /// acts on it when it reads it from the slot. Returns the signal id.
 pub async fn send_signal(cfg: &PgConfig, kind: &str, tables: &[String]) -> Result<String, PgError> {
-    let Some((schema, table)) = &cfg.signal_table else {
+    let Some(signal) = cfg.signal_table_sql() else {
         return Err(PgError::Config(
             "signal.data.collection is not set: create a signal table (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data text) and name it in the connector config".into(),
         ));
     };
     let mut conn = crate::source::connect(cfg).await?;
-    let id = format!(
-        "sluice-cli-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros())
-    );
-    let data = serde_json::json!({"data-collections": tables, "type": "incremental"}).to_string();
-    let signal = format!("{}.{}", quote(schema), quote(table));
+    let s = Signal::from_cli(kind, tables);
     sqlx::query(&format!(
         "INSERT INTO {signal} (id, type, data) VALUES ($1, $2, $3)"
     ))
-    .bind(&id)
-    .bind(kind)
-    .bind(&data)
+    .bind(&s.id)
+    .bind(&s.kind)
+    .bind(&s.data)
     .execute(&mut conn)
     .await
-    .map_err(|e| sql(&format!("writing to the signal table {schema}.{table} (the connector user needs INSERT on it)"), e))?;
-    Ok(id)
+    .map_err(|e| {
+        sql(
+            &format!(
+                "writing to the signal table {signal} (the connector user needs INSERT on it)"
+            ),
+            e,
+        )
+    })?;
+    Ok(s.id)
 }
 
 /// The stream's incremental snapshot state.
@@ -211,10 +211,6 @@ impl Signals {
         })
     }
 
-    pub fn is_signal_relation(&self, rel: u32) -> bool {
-        self.relation.is_some_and(|(r, _)| r == rel)
-    }
-
     /// A streamed row image of `t` evicts its key from an open chunk.
     pub fn evict(&mut self, t: &TableSchemas, row: &[Value]) {
         if self.inc.window_open() {
@@ -230,9 +226,24 @@ impl Signals {
 }
 
 impl Streamer<'_> {
+    /// The captured tables' names in capture order; their schemas join the chunk cache (a
+    /// schema the stream announced stays).
+    async fn load_tables(&mut self) -> Result<Vec<String>, PgError> {
+        let mut names = Vec::new();
+        for t in catalog::captured_tables(&mut self.sql, self.cfg, &self.types).await? {
+            let name = t.full_name();
+            if !self.signals.tables.contains_key(&name) {
+                let built = TableSchemas::build(t, self.cfg, &self.builder.source_schema);
+                self.signals.tables.insert(name.clone(), Arc::new(built));
+            }
+            names.push(name);
+        }
+        Ok(names)
+    }
+
     /// Reads the next chunk, if an incremental snapshot is to go on.
     pub(crate) async fn open_chunk(&mut self) -> Result<(), PgError> {
-        let Some((schema, table)) = &self.cfg.signal_table else {
+        let Some(signal_table) = self.cfg.signal_table_sql() else {
             return Ok(());
         };
         if !self.signals.inc.active() {
@@ -244,16 +255,8 @@ impl Streamer<'_> {
             .current()
             .is_some_and(|n| !self.signals.tables.contains_key(n.table));
         if missing {
-            for t in catalog::captured_tables(&mut self.sql, self.cfg, &self.types).await? {
-                let name = t.full_name();
-                let built = TableSchemas::build(t, self.cfg, &self.builder.source_schema);
-                self.signals
-                    .tables
-                    .entry(name)
-                    .or_insert_with(|| Arc::new(built));
-            }
+            self.load_tables().await?;
         }
-        let signal_table = format!("{}.{}", quote(schema), quote(table));
         open_chunk(
             &mut self.signals.inc,
             &mut self.sql,
@@ -276,12 +279,8 @@ impl Streamer<'_> {
         info: &SourceInfo,
         out: &mut Vec<ChangeEvent>,
     ) -> Result<PgPosition, PgError> {
-        let captured: Vec<String> = if signal.kind == "execute-snapshot" {
-            catalog::captured_tables(&mut self.sql, self.cfg, &self.types)
-                .await?
-                .iter()
-                .map(|t| t.full_name())
-                .collect()
+        let captured = if signal.kind == "execute-snapshot" {
+            self.load_tables().await?
         } else {
             Vec::new()
         };

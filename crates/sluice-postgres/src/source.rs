@@ -104,8 +104,7 @@ impl PostgresSource {
             )));
         }
         let types = Types::load(&mut conn).await?;
-        if let Some((schema, table)) = &cfg.signal_table {
-            let name = format!("{}.{}", quote(schema), quote(table));
+        if let Some(name) = cfg.signal_table_sql() {
             let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
                 .bind(&name)
                 .fetch_one(&mut conn)
@@ -113,7 +112,7 @@ impl PostgresSource {
                 .map_err(|e| sql("looking up the signal table", e))?;
             if exists.is_none() {
                 return Err(PgError::Config(format!(
-                    "signal.data.collection {schema}.{table} does not exist; create it: CREATE TABLE {name} (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data text)"
+                    "signal.data.collection {name} does not exist; create it: CREATE TABLE {name} (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data text)"
                 )));
             }
         }
@@ -355,9 +354,7 @@ impl PostgresSource {
         let name = quote(&cfg.publication_name);
         let list = || {
             let mut names: Vec<String> = tables.iter().map(|t| t.quoted()).collect();
-            if let Some((schema, table)) = &cfg.signal_table {
-                names.push(format!("{}.{}", quote(schema), quote(table)));
-            }
+            names.extend(cfg.signal_table_sql());
             names.join(", ")
         };
         let stmt = match (cfg.publication_mode, exists) {

@@ -252,19 +252,21 @@ fn main() {
                         lsn,
                         sink,
                     } => {
-                        let action = match (binlog, timestamp, gtid) {
-                            _ if lsn.is_some() => offsets_cmd::Action::SetLsn {
-                                lsn: offsets_cmd::parse_lsn(lsn.as_deref().unwrap_or_default())?,
+                        let action = match (binlog, timestamp, gtid, lsn) {
+                            (_, _, _, Some(l)) => offsets_cmd::Action::SetLsn {
+                                lsn: offsets_cmd::parse_lsn(&l)?,
                             },
-                            (Some(b), _, _) => {
+                            (Some(b), _, _, None) => {
                                 let (file, pos) = offsets_cmd::parse_binlog(&b)?;
                                 offsets_cmd::Action::SetBinlog { file, pos }
                             }
-                            (None, Some(t), _) => offsets_cmd::Action::SetTimestamp {
+                            (None, Some(t), _, None) => offsets_cmd::Action::SetTimestamp {
                                 ts: offsets_cmd::parse_time(&t)?,
                             },
-                            (None, None, Some(g)) => offsets_cmd::Action::SetGtid { gtids: g },
-                            (None, None, None) => {
+                            (None, None, Some(g), None) => {
+                                offsets_cmd::Action::SetGtid { gtids: g }
+                            }
+                            (None, None, None, None) => {
                                 bail!("give --binlog FILE:POS, --timestamp TIME, --gtid GTIDS or (PostgreSQL) --lsn LSN")
                             }
                         };
