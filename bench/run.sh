@@ -99,6 +99,11 @@ JSON
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 # a server's CPU including its exited children (PostgreSQL backends are processes)
 tree_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"; }
+# how many child processes a pid has (PostgreSQL: its auxiliary processes plus live backends)
+child_count() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '{ sub(/.*\) /, "") } $2 == p' | wc -l; }
+# wait (at most 5 s) until a server is back to `want` children, so an exited backend's CPU has been
+# reaped into the server's cutime/cstime before tree_cpu reads it
+settle_children() { local i; for ((i = 0; i < 50; i++)); do [ "$(child_count "$1")" -le "$2" ] && return; sleep 0.1; done; }
 field() { grep -o "$1=[^ ]*" "$2" | tail -n 1 | cut -d= -f2; }
 report() { # name run events seconds timefile [extra]
   local name=$1 run=$2 n=$3 secs=$4 t=$5 extra=${6:-}
@@ -278,10 +283,10 @@ for target in ${SINK_TARGETS:-pg es}; do
       curl -s -X DELETE "http://127.0.0.1:$ESPORT/bench.benchdb.bench" >/dev/null || true; tpid=$ES_PID
     fi
     cp "$W/start.json" "$W/d/offsets/bench.json"
-    c0=$(tree_cpu "$tpid")
+    kids=$(child_count "$tpid"); c0=$(tree_cpu "$tpid")
     /usr/bin/time -v -o "$W/time.txt" "$SLUICE" --log-format json run "$W/c.json" "$W/$target.json" \
       --data-dir "$W/d" --exit-when-caught-up 2> "$W/log.json"
-    c1=$(tree_cpu "$tpid")
+    settle_children "$tpid" "$kids"; c1=$(tree_cpu "$tpid")
     n=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"events":[0-9]*' | head -n 1 | cut -d: -f2)
     secs=$(grep '"pipeline finished"' "$W/log.json" | grep -o '"seconds":[0-9.]*' | head -n 1 | cut -d: -f2)
     [ "$n" = "$ROWS" ] || { echo "sinks-$target: expected $ROWS events, got $n" >&2; cat "$W/log.json" >&2; exit 1; }

@@ -13,7 +13,10 @@ set -euo pipefail
 cmd=${1:-}; dir=${2:-}
 if [ "$cmd" = free-port ]; then
   p=${2:-33306}
-  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  # taken: something listens there, or a socket (an outgoing connection's ephemeral port) holds it
+  bindable() { ! command -v python3 >/dev/null ||
+    python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ! bindable "$p"; do p=$((p + 1)); done
   echo "$p"; exit 0
 fi
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start DIR PORT [opts…] | stop DIR | sql DIR [args…]" >&2; exit 2; }

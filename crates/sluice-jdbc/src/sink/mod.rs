@@ -43,7 +43,8 @@ const CLASS: &str = "io.confluent.connect.jdbc.JdbcSinkConnector";
 
 /// One buffered operation.
 struct Pending {
-    table: TableName,
+    /// Shared by the records of a topic (resolved once per run of records of one topic).
+    table: Arc<TableName>,
     op: RowOp,
     topic: Arc<str>,
     position: Position,
@@ -59,6 +60,8 @@ pub struct JdbcSink {
     dialect: Dialect,
     tables: HashMap<TableName, Columns>,
     pending: Vec<Pending>,
+    /// The table of the topic written last: `table.name.format` applied once, not per record.
+    last_table: Option<(Arc<str>, Arc<TableName>)>,
     errors: Arc<dyn ErrantReporter>,
 }
 
@@ -83,8 +86,21 @@ impl JdbcSink {
             pool,
             tables: HashMap::new(),
             pending: Vec::new(),
+            last_table: None,
             errors,
         })
+    }
+
+    /// The table a topic's records go to (`table.name.format`).
+    fn table_of(&mut self, topic: &Arc<str>) -> Arc<TableName> {
+        match &self.last_table {
+            Some((t, table)) if t == topic => Arc::clone(table),
+            _ => {
+                let table = Arc::new(TableName::from_format(&self.cfg.table_format, topic));
+                self.last_table = Some((Arc::clone(topic), Arc::clone(&table)));
+                table
+            }
+        }
     }
 
     fn report(
@@ -224,14 +240,18 @@ impl JdbcSink {
 
     /// The buffer reduced to the last operation per (table, key): indices into the buffer,
     /// per table in first-seen order.
-    fn reduced(&self) -> Vec<(TableName, Vec<usize>)> {
-        let mut tables: Vec<(TableName, Vec<usize>)> = Vec::new();
-        let mut index: HashMap<(TableName, Vec<Param>), (usize, usize)> = HashMap::new();
+    fn reduced(&self) -> Vec<(Arc<TableName>, Vec<usize>)> {
+        let mut tables: Vec<(Arc<TableName>, Vec<usize>)> = Vec::new();
+        // (table, key) → slot in that table's list
+        let mut index: HashMap<(usize, Vec<Param>), usize> = HashMap::new();
         for (i, p) in self.pending.iter().enumerate() {
-            let t = match tables.iter().position(|(t, _)| *t == p.table) {
+            let t = match tables
+                .iter()
+                .position(|(t, _)| Arc::ptr_eq(t, &p.table) || **t == *p.table)
+            {
                 Some(t) => t,
                 None => {
-                    tables.push((p.table.clone(), Vec::new()));
+                    tables.push((Arc::clone(&p.table), Vec::new()));
                     tables.len() - 1
                 }
             };
@@ -250,14 +270,11 @@ impl JdbcSink {
                 tables[t].1.push(i);
                 continue;
             }
-            match index.entry((p.table.clone(), key)) {
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    let (ti, slot) = *e.get();
-                    tables[ti].1[slot] = i;
-                }
+            match index.entry((t, key)) {
+                std::collections::hash_map::Entry::Occupied(e) => tables[t].1[*e.get()] = i,
                 std::collections::hash_map::Entry::Vacant(e) => {
                     tables[t].1.push(i);
-                    e.insert((t, tables[t].1.len() - 1));
+                    e.insert(tables[t].1.len() - 1);
                 }
             }
         }
@@ -364,12 +381,15 @@ impl Sink for JdbcSink {
         for r in events {
             match rows::row_op(&self.cfg, r) {
                 Ok(RowOp::Skip) => {}
-                Ok(op) => self.pending.push(Pending {
-                    table: TableName::from_format(&self.cfg.table_format, &r.topic),
-                    op,
-                    topic: Arc::clone(&r.topic),
-                    position: r.position.clone(),
-                }),
+                Ok(op) => {
+                    let table = self.table_of(&r.topic);
+                    self.pending.push(Pending {
+                        table,
+                        op,
+                        topic: Arc::clone(&r.topic),
+                        position: r.position.clone(),
+                    })
+                }
                 Err(m) => self.report(&r.topic, &r.position, None, m)?,
             }
         }
