@@ -231,23 +231,12 @@ fn civil(days: i64) -> (i64, u32, u32) {
 
 /// Appends `v` in decimal, zero-padded to `width` digits.
 fn push_padded(out: &mut String, v: u64, width: usize) {
-    let mut digits = [0u8; 20];
-    let mut n = v;
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        n /= 10;
-        len += 1;
-        if n == 0 {
-            break;
-        }
-    }
-    for _ in len..width {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(v);
+    for _ in digits.len()..width {
         out.push('0');
     }
-    for &d in digits[..len].iter().rev() {
-        out.push(char::from(d));
-    }
+    out.push_str(digits);
 }
 
 /// `YYYY-MM-DD` of a day number since 1970-01-01 (a negative year gets a sign).

@@ -245,10 +245,7 @@ impl JdbcSink {
         // (table, key) → slot in that table's list
         let mut index: HashMap<(usize, Vec<Param>), usize> = HashMap::new();
         for (i, p) in self.pending.iter().enumerate() {
-            let t = match tables
-                .iter()
-                .position(|(t, _)| Arc::ptr_eq(t, &p.table) || **t == *p.table)
-            {
+            let t = match tables.iter().position(|(t, _)| *t == p.table) {
                 Some(t) => t,
                 None => {
                     tables.push((Arc::clone(&p.table), Vec::new()));
