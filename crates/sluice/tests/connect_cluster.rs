@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::connect::ConnectWorker;
-use common::kafka::{Broker, Kind};
+use common::kafka::Broker;
 use common::postgres::Pg;
 use common::search::Search;
 use common::{wait_until, Maria, Work};
@@ -42,7 +42,7 @@ fn es_sink(es: &Search, name: &str, extra: &[(&str, &str)]) -> Value {
 fn a_poison_record_goes_to_the_dead_letter_queue_and_the_pipeline_goes_on() {
     let db = Maria::start();
     db.sql("CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, code VARCHAR(10));");
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let es = Search::start();
     let work = Work::new();
     let w = ConnectWorker::start(work.dir.path(), "w", &props(&broker, ""), true);
@@ -139,11 +139,10 @@ fn pg_rows(pg: &Pg) -> Vec<(i64, i64)> {
 fn two_workers_share_connectors_and_one_takes_over_when_the_other_dies() {
     let db = Maria::start();
     db.sql("CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);");
-    // tansu: its group coordinator notices a killed member (noida-db's does not)
-    let broker = Broker::start(Kind::Tansu);
+    let broker = Broker::start();
     let pg = Pg::start();
     let work = Work::new();
-    let cluster = props(&broker, "group.id=sluice-cluster\nconfig.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n");
+    let cluster = props(&broker, "group.id=sluice-cluster\nconfig.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\nscheduled.rebalance.max.delay.ms=3000\n");
     let mut workers = [
         ConnectWorker::start(work.dir.path(), "a", &cluster, false),
         ConnectWorker::start(work.dir.path(), "b", &cluster, false),
@@ -236,4 +235,191 @@ fn two_workers_share_connectors_and_one_takes_over_when_the_other_dies() {
         "PostgreSQL converged after the takeover ({} rows)",
         pg_rows(&pg).len()
     );
+}
+
+/// The connectors' (task) states and workers, as one worker's REST API shows them.
+fn statuses(w: &ConnectWorker, names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|n| {
+            let s = w.call("GET", &format!("/connectors/{n}/status"), None).1;
+            (
+                s["tasks"][0]["state"].as_str().unwrap_or("?").to_string(),
+                s["tasks"][0]["worker_id"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `id → v` of a PostgreSQL table.
+fn pg_table(pg: &Pg, table: &str) -> Vec<(i64, i64)> {
+    pg.try_sql(&format!("SELECT id, v FROM {table} ORDER BY id"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (a, b) = l.split_once('\t').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn three_workers_on_three_brokers_lose_nothing_when_a_worker_dies_and_a_broker_stops() {
+    const ROWS: i64 = 100_000;
+    let db = Maria::start();
+    db.sql("CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL);");
+    let broker = Broker::start_nodes(3);
+    let pg = Pg::start();
+    let work = Work::new();
+    // internal topics take the brokers' replication factor (3, min.insync.replicas 2); a lost
+    // worker's connectors wait 3 s for it to come back (Connect's default is 5 minutes)
+    let cluster = props(
+        &broker,
+        "group.id=sluice-three\nscheduled.rebalance.max.delay.ms=3000\noffset.flush.interval.ms=1000\n",
+    );
+    let mut workers: Vec<ConnectWorker> = ["a", "b", "c"]
+        .iter()
+        .map(|n| ConnectWorker::start(work.dir.path(), n, &cluster, false))
+        .collect();
+    let ids: Vec<String> = workers
+        .iter()
+        .map(|w| format!("127.0.0.1:{}", w.port))
+        .collect();
+    let source = db.connector(
+        "src",
+        &[
+            ("table.include.list", "app.t"),
+            ("snapshot.mode", "initial"),
+            ("max.batch.size", "512"),
+        ],
+    );
+    let sink = |name: &str, table: &str| {
+        json!({"name": name, "config": {
+            "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+            "connection.url": pg.jdbc_url(), "topics": "test.app.t", "insert.mode": "upsert",
+            "primary.key.mode": "record_key", "delete.enabled": "true",
+            "schema.evolution": "basic", "table.name.format": table}})
+    };
+    assert_eq!(workers[0].call("POST", "/connectors", Some(&source)).0, 201);
+    assert_eq!(
+        workers[1]
+            .call("POST", "/connectors", Some(&sink("pg1", "t1")))
+            .0,
+        201
+    );
+    assert_eq!(
+        workers[2]
+            .call("POST", "/connectors", Some(&sink("pg2", "t2")))
+            .0,
+        201
+    );
+    let names = ["src", "pg1", "pg2"];
+    let mut last = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            last = statuses(&workers[0], &names);
+            let on: std::collections::BTreeSet<&String> = last.iter().map(|(_, w)| w).collect();
+            last.iter().all(|(s, _)| s == "RUNNING") && on.len() == 3
+        }),
+        "three connectors run, one on each worker (balanced, not hashed): {last:?}"
+    );
+
+    // 100 transactions of 1,000 rows, about 30 s in all
+    let mut script = String::from("USE app;");
+    for start in (1..=ROWS).step_by(1000) {
+        script.push_str(&format!(
+            "INSERT INTO t SELECT seq, seq FROM seq_{start}_to_{}; DO SLEEP(0.3);",
+            start + 999
+        ));
+    }
+    let writer = db.sql_in_background(script);
+    let count = || db.sql("SELECT COUNT(*) FROM app.t").parse::<i64>().unwrap();
+
+    // a worker dies: the one that runs the source
+    assert!(wait_until(Duration::from_secs(120), || count() >= ROWS / 6));
+    let src_on = statuses(&workers[0], &["src"])[0].1.clone();
+    let dead = ids
+        .iter()
+        .position(|i| *i == src_on)
+        .expect("src runs on a worker");
+    workers[dead].kill("-KILL");
+    let alive: Vec<usize> = (0..3).filter(|i| *i != dead).collect();
+    let watcher = alive[0];
+    let moved = || {
+        let s = statuses(&workers[watcher], &names);
+        s.iter()
+            .all(|(state, w)| state == "RUNNING" && *w != ids[dead] && ids.contains(w))
+    };
+    assert!(
+        wait_until(Duration::from_secs(120), moved),
+        "the connectors of the dead worker moved to the others: {:?}",
+        statuses(&workers[watcher], &names)
+    );
+
+    // from now on the REST status stays correct: RUNNING, on a live worker, even while a broker
+    // is down
+    let check = |when: &str| {
+        for i in &alive {
+            let s = statuses(&workers[*i], &names);
+            for (name, (state, w)) in names.iter().zip(&s) {
+                assert!(
+                    state == "RUNNING" && *w != ids[dead],
+                    "{when}: worker {} says {name} is {state} on {w}",
+                    ids[*i]
+                );
+            }
+        }
+    };
+    check("after the takeover");
+    assert!(wait_until(Duration::from_secs(120), || count() >= ROWS * 2 / 3));
+    broker.stop_node(1);
+    let stopped = std::time::Instant::now();
+    while stopped.elapsed() < Duration::from_secs(10) {
+        check("with broker 1 stopped");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    writer.join().unwrap();
+    assert_eq!(count(), ROWS);
+    broker.start_node(1);
+    check("with broker 1 back");
+
+    // no row lost: both sinks hold the table
+    let want: Vec<(i64, i64)> = (1..=ROWS).map(|i| (i, i)).collect();
+    for table in ["t1", "t2"] {
+        assert!(
+            wait_until(Duration::from_secs(180), || pg_table(&pg, table) == want),
+            "{table} converged ({} rows); {:?}",
+            pg_table(&pg, table).len(),
+            statuses(&workers[watcher], &names)
+        );
+    }
+    check("at the end");
+
+    // duplicates only from the batches the dead worker had not committed: one replay of a
+    // contiguous run of the binlog, nothing from the stopped broker (idempotent producer)
+    let mut seen = std::collections::BTreeMap::<i64, usize>::new();
+    for r in broker.consume(&["test.app.t"], false) {
+        if let Some(id) = r.value["payload"]["after"]["id"].as_i64() {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    assert_eq!(seen.len() as i64, ROWS, "every row in the topic");
+    let dups: Vec<i64> = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(i, _)| *i)
+        .collect();
+    if let (Some(first), Some(last)) = (dups.first(), dups.last()) {
+        assert_eq!(
+            (last - first + 1) as usize,
+            dups.len(),
+            "the duplicates are one replayed range: {first}..={last} but only {} ids",
+            dups.len()
+        );
+        assert!(seen.values().all(|n| *n <= 2), "nothing replayed twice");
+    }
 }

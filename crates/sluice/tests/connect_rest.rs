@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::connect::ConnectWorker;
-use common::kafka::{Broker, Kind};
+use common::kafka::Broker;
 use common::search::Search;
 use common::{wait_until, Maria, Work};
 use serde_json::{json, Value};
@@ -33,7 +33,7 @@ fn seen(broker: &Broker, topic: &str) -> Vec<i64> {
 fn every_route_answers_as_kafka_connect_does() {
     let db = Maria::start();
     db.sql("CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1), (2, 2);");
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let work = Work::new();
     let w = ConnectWorker::start(work.dir.path(), "w1", &worker_props(&broker), true);
     let source = db.connector(
@@ -315,7 +315,7 @@ fn every_route_answers_as_kafka_connect_does() {
 
 #[test]
 fn basic_auth_guards_every_route() {
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let work = Work::new();
     let w = ConnectWorker::start(
         work.dir.path(),
@@ -337,7 +337,7 @@ fn the_documents_of_a_mysql_to_elasticsearch_deployment_run_as_posted() {
     let db = Maria::start();
     db.sql("CREATE DATABASE inventory; USE inventory; CREATE TABLE customers (id INT PRIMARY KEY, first_name VARCHAR(40), email VARCHAR(80));
             INSERT INTO customers VALUES (1001, 'Sally', 'sally@example.com'), (1002, 'George', 'gbailey@foobar.com');");
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let es = Search::start();
     let work = Work::new();
     let w = ConnectWorker::start(work.dir.path(), "w", &worker_props(&broker), true);

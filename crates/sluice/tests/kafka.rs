@@ -2,9 +2,7 @@
 //! Connect's offsets topic, a kill -9 loses nothing (and with exactly-once, a read_committed
 //! consumer sees nothing twice), and a lost schema history is never papered over.
 //!
-//! Every test runs against real brokers started by scripts/kafka.sh: noida-db and tansu.
-//! Transactions (exactly-once) run on noida-db only: tansu lets aborted transactions through
-//! to read_committed consumers.
+//! Every test runs against Apache Kafka started by scripts/kafka.sh.
 
 mod common;
 
@@ -13,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::kafka::{java_partition, murmur2, Broker, Kind, Record};
+use common::kafka::{java_partition, murmur2, Broker, Record};
 use common::{wait_until, Maria, Work};
 use serde_json::Value;
 
@@ -70,9 +68,10 @@ const WORKLOAD: &str = "
     UPDATE app.u SET x = x * 2 WHERE a < 10;
     DELETE FROM app.u WHERE a > 50;";
 
-fn events_in_kafka_equal_the_embedded_output(kind: Kind) {
+#[test]
+fn events_in_kafka_equal_the_embedded_output() {
     let db = Maria::start();
-    let broker = Broker::start(kind);
+    let broker = Broker::start();
     let work = Work::new();
     let settings = [
         ("topic.creation.default.partitions", "3"),
@@ -128,16 +127,6 @@ fn events_in_kafka_equal_the_embedded_output(kind: Kind) {
 }
 
 #[test]
-fn events_in_kafka_equal_the_embedded_output_on_noida() {
-    events_in_kafka_equal_the_embedded_output(Kind::Noida);
-}
-
-#[test]
-fn events_in_kafka_equal_the_embedded_output_on_tansu() {
-    events_in_kafka_equal_the_embedded_output(Kind::Tansu);
-}
-
-#[test]
 fn murmur2_matches_the_java_client() {
     // values from Kafka's UtilsTest.testMurmur2
     assert_eq!(murmur2(b"21"), -973932308);
@@ -175,9 +164,10 @@ fn ids(records: &[Record], topic: &str) -> Vec<i64> {
         .collect()
 }
 
-fn offsets_live_in_the_offsets_topic_and_a_restart_resumes_from_them(kind: Kind) {
+#[test]
+fn offsets_live_in_the_offsets_topic_and_a_restart_resumes_from_them() {
     let db = Maria::start();
-    let broker = Broker::start(kind);
+    let broker = Broker::start();
     let work = Work::new();
     db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT)");
     let conn = work.write_connector("k.json", &db.connector("k", &[]));
@@ -211,19 +201,9 @@ fn offsets_live_in_the_offsets_topic_and_a_restart_resumes_from_them(kind: Kind)
 }
 
 #[test]
-fn offsets_live_in_the_offsets_topic_and_a_restart_resumes_from_them_on_noida() {
-    offsets_live_in_the_offsets_topic_and_a_restart_resumes_from_them(Kind::Noida);
-}
-
-#[test]
-fn offsets_live_in_the_offsets_topic_and_a_restart_resumes_from_them_on_tansu() {
-    offsets_live_in_the_offsets_topic_and_a_restart_resumes_from_them(Kind::Tansu);
-}
-
-#[test]
 fn switching_offset_storage_from_file_to_kafka_keeps_the_position() {
     let db = Maria::start();
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let work = Work::new();
     db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT)");
     let conn = work.write_connector("c.json", &db.connector("c", &[]));
@@ -259,9 +239,9 @@ fn big_writer(db: &Maria) -> std::thread::JoinHandle<()> {
     db.sql_in_background(s)
 }
 
-fn kill_9_mid_stream(kind: Kind, exactly_once: bool) -> (Vec<i64>, Vec<i64>) {
+fn kill_9_mid_stream(exactly_once: bool) -> (Vec<i64>, Vec<i64>) {
     let db = Maria::start();
-    let broker = Broker::start(kind);
+    let broker = Broker::start();
     let work = Work::new();
     db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT)");
     let mut extra = vec![("max.batch.size", "512")];
@@ -303,20 +283,14 @@ fn assert_nothing_lost(ids: &[i64]) {
 }
 
 #[test]
-fn kill_9_during_a_100k_event_stream_loses_nothing_at_least_once_on_noida() {
-    let (committed, _) = kill_9_mid_stream(Kind::Noida, false);
-    assert_nothing_lost(&committed);
-}
-
-#[test]
-fn kill_9_during_a_100k_event_stream_loses_nothing_at_least_once_on_tansu() {
-    let (committed, _) = kill_9_mid_stream(Kind::Tansu, false);
+fn kill_9_during_a_100k_event_stream_loses_nothing_at_least_once() {
+    let (committed, _) = kill_9_mid_stream(false);
     assert_nothing_lost(&committed);
 }
 
 #[test]
 fn kill_9_with_exactly_once_read_committed_sees_every_event_once() {
-    let (committed, all) = kill_9_mid_stream(Kind::Noida, true);
+    let (committed, all) = kill_9_mid_stream(true);
     let mut sorted = committed.clone();
     sorted.sort();
     assert_eq!(
@@ -332,7 +306,7 @@ fn kill_9_with_exactly_once_read_committed_sees_every_event_once() {
 #[test]
 fn a_deleted_schema_history_topic_stops_the_connector_until_recovery() {
     let db = Maria::start();
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let work = Work::new();
     db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT)");
     let history = [("schema.history.internal.kafka.topic", "schemahistory.k")];
@@ -375,7 +349,7 @@ fn a_deleted_schema_history_topic_stops_the_connector_until_recovery() {
 #[test]
 fn heartbeats_move_the_offset_while_captured_tables_are_idle() {
     let db = Maria::start();
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let work = Work::new();
     db.sql(
         "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY);
@@ -433,7 +407,7 @@ fn heartbeats_move_the_offset_while_captured_tables_are_idle() {
 #[test]
 fn a_record_the_broker_cannot_take_stops_the_connector_without_moving_the_offset() {
     let db = Maria::start();
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let work = Work::new();
     db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT)");
     let small = [("producer.message.max.bytes", "4000")];
@@ -485,7 +459,7 @@ fn offsets_cli(work: &Work, broker: &Broker, args: &[&str]) -> Output {
 #[test]
 fn offsets_in_kafka_can_be_shown_moved_and_reset() {
     let db = Maria::start();
-    let broker = Broker::start(Kind::Noida);
+    let broker = Broker::start();
     let work = Work::new();
     db.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)");
     let history = [("schema.history.internal.kafka.topic", "schemahistory.k")];

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::kafka::{Broker, Kind as BrokerKind};
+use common::kafka::Broker;
 use common::postgres::Pg;
 use common::search::Search;
 use common::{wait_until, Maria, Work};
@@ -28,10 +28,6 @@ fn es_connector(es: &Search, name: &str, topics: &str, extra: &[(&str, &str)]) -
         "transforms.extractKey.field": "id",
         "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
         "transforms.unwrap.drop.tombstones": "false",
-        // noida-db applies an update or delete in time linear in the index size (~270 deletes
-        // per second at 100k documents), so one bulk can take tens of seconds to answer: the
-        // socket read timeout (default 3 s) is raised, as an operator would for a slow cluster
-        "read.timeout.ms": "300000",
     });
     for (k, v) in extra {
         config[*k] = json!(v);
@@ -176,7 +172,7 @@ fn seed_scenario(path: Path) {
     let db = seed_db();
     let es = Search::start();
     let pg = Pg::start();
-    let broker = matches!(path, Path::Kafka).then(|| Broker::start(BrokerKind::Noida));
+    let broker = matches!(path, Path::Kafka).then(|| Broker::start());
     let work = Work::new();
     let source = work.write_connector(
         "source.json",
@@ -401,9 +397,7 @@ fn kill_9_of_sinks_reading_kafka_then_restart_converges() {
     let db = items_db();
     let es = Search::start();
     let pg = Pg::start();
-    // tansu: noida-db's group coordinator never expires the member killed here, so the
-    // restarted consumer would wait for a rebalance that does not come
-    let broker = Broker::start(BrokerKind::Tansu);
+    let broker = Broker::start();
     let work = Work::new();
     let source = work.write_connector(
         "source.json",

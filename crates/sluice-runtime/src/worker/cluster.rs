@@ -7,12 +7,18 @@
 //!   `restart-connector-<name>` → `{"include-tasks": …, "only-failed": …}`; `task-<name>-0`
 //!   and `commit-<name>` as Connect writes them) and `status.storage.topic`
 //!   (`status-connector-<name>` / `status-task-<name>-0` → `{"state", "trace", "worker_id",
-//!   "generation"}`). Which worker runs which connector is decided by Kafka's group membership:
-//!   every worker joins consumer group `group.id` on a small slots topic
-//!   (`<config.storage.topic>-sluice-slots`); a connector belongs to slot
-//!   `fnv1a(name) mod slots`, and the worker holding that partition runs it. When a worker
-//!   dies, the group coordinator gives its partitions to the others (after
-//!   `session.timeout.ms`), which start its connectors from their committed offsets.
+//!   "generation"}`).
+//!
+//! Which worker runs which connector. Every worker joins Kafka consumer group `group.id` on a
+//! small slots topic (`<config.storage.topic>-sluice-slots`) with the cooperative-sticky
+//! assignor and its worker id as `client.id`. The group is only membership and leadership: the
+//! worker holding slot 0 is the leader (sticky, so it stays leader while others join and
+//! leave). Every second, and after every rebalance, the leader lists the group's members and
+//! plans the assignment ([`super::assign`]: sticky, balanced by load, revoke before assign,
+//! `scheduled.rebalance.max.delay.ms` for lost workers); when it changes, it writes it to the
+//! config topic (`sluice-assignment` → `{"leader", "assignments": {connector: worker}}`), which
+//! every worker follows. A worker that dies leaves the group after `session.timeout.ms`; its
+//! connectors restart elsewhere from their committed offsets.
 
 use std::sync::{Arc, Weak};
 
@@ -45,18 +51,11 @@ pub fn standalone(worker: &Arc<Worker>) {
     }));
 }
 
-/// Slots connectors are spread over (partitions of the slots topic).
+/// Partitions of the slots topic (only slot 0 means something: its holder leads).
 const SLOTS: i32 = 12;
 
-/// The slot of a connector: FNV-1a of its name.
-pub fn slot_of(name: &str) -> i32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in name.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    (h % SLOTS as u32) as i32
-}
+/// The config topic key of the leader's assignment.
+const ASSIGNMENT_KEY: &str = "sluice-assignment";
 
 /// Distributed mode: Connect's config and status topics, and the slots group.
 pub struct Distributed {
@@ -91,6 +90,11 @@ fn key_value(change: &Change) -> (String, bool, Option<serde_json::Value>) {
             format!("status-connector-{name}"),
             true,
             status.as_ref().map(super::Status::to_json),
+        ),
+        Change::Assignment { owners } => (
+            ASSIGNMENT_KEY.to_string(),
+            false,
+            Some(json!({"assignments": owners})),
         ),
     }
 }
@@ -136,6 +140,14 @@ fn parse(key: &str, value: Option<&[u8]>) -> Option<Change> {
             name: name.to_string(),
             only_failed,
         });
+    }
+    if key == ASSIGNMENT_KEY {
+        let owners = v?["assignments"]
+            .as_object()?
+            .iter()
+            .filter_map(|(c, w)| Some((c.clone(), w.as_str()?.to_string())))
+            .collect();
+        return Some(Change::Assignment { owners });
     }
     if let Some(name) = key.strip_prefix("status-connector-") {
         return Some(Change::Status {
@@ -190,19 +202,23 @@ impl ConfigLog for Distributed {
     }
 }
 
-/// Tracks the slots this worker holds and tells the worker which connectors it runs.
+/// Tracks the slots this worker holds: holding slot 0 makes it the leader.
 pub struct SlotsContext {
-    worker: Weak<Worker>,
+    worker_id: String,
     held: std::sync::Mutex<std::collections::BTreeSet<i32>>,
+    /// Set on every rebalance, so the leader plans at once.
+    rebalanced: tokio::sync::Notify,
 }
 
 impl SlotsContext {
     fn publish(&self) {
         let held = self.held.lock().map(|h| h.clone()).unwrap_or_default();
-        if let Some(w) = self.worker.upgrade() {
-            tracing::info!(worker = %w.id, slots = ?held, "connector slots held");
-            w.set_owned(Arc::new(move |name: &str| held.contains(&slot_of(name))));
-        }
+        tracing::info!(worker = %self.worker_id, slots = ?held, leader = held.contains(&0), "group slots held");
+        self.rebalanced.notify_one();
+    }
+
+    fn is_leader(&self) -> bool {
+        self.held.lock().is_ok_and(|h| h.contains(&0))
     }
 }
 
@@ -331,8 +347,7 @@ pub async fn distributed(
                 "group.id",
                 format!("{}-{}-tail", cfg.group_id, cfg.worker_id),
             )
-            .set("enable.auto.commit", "false")
-            .set("receive.message.max.bytes", "1000000000");
+            .set("enable.auto.commit", "false");
         let consumer: rdkafka::consumer::StreamConsumer = c.create().map_err(|e| e.to_string())?;
         let md = consumer
             .fetch_metadata(Some(&topic), std::time::Duration::from_secs(10))
@@ -378,11 +393,14 @@ pub async fn distributed(
             c.set("bootstrap.servers", &cfg.bootstrap)
                 .set("group.id", &cfg.group_id)
                 .set("enable.auto.commit", "false")
+                .set("client.id", &cfg.worker_id)
+                .set("partition.assignment.strategy", "cooperative-sticky")
                 .set("session.timeout.ms", "10000")
                 .set("heartbeat.interval.ms", "3000");
             c.create_with_context(SlotsContext {
-                worker: Arc::downgrade(worker),
+                worker_id: cfg.worker_id.clone(),
                 held: Default::default(),
+                rebalanced: Default::default(),
             })
             .map_err(|e| e.to_string())?
         }),
@@ -401,6 +419,17 @@ pub async fn distributed(
             }
         }
     }));
+    let lost_delay = cfg
+        .props
+        .get("scheduled.rebalance.max.delay.ms")
+        .and_then(|v| v.parse().ok())
+        .map_or(LOST_WORKER_DELAY, std::time::Duration::from_millis);
+    tasks.push(tokio::spawn(lead(
+        Arc::clone(&log.slots),
+        Arc::downgrade(worker),
+        cfg.group_id.clone(),
+        lost_delay,
+    )));
     Ok(Distributed {
         producer: Arc::clone(&log.producer),
         config_topic: log.config_topic.clone(),
@@ -408,4 +437,75 @@ pub async fn distributed(
         tasks,
         slots: Arc::clone(&log.slots),
     })
+}
+
+/// Connect's default `scheduled.rebalance.max.delay.ms`.
+const LOST_WORKER_DELAY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The leader's loop: while this worker holds slot 0, plan the assignment after every
+/// rebalance and every second, and publish it when it changed.
+async fn lead(
+    slots: Arc<rdkafka::consumer::StreamConsumer<SlotsContext>>,
+    worker: Weak<Worker>,
+    group: String,
+    lost_delay: std::time::Duration,
+) {
+    use rdkafka::consumer::Consumer;
+    let mut plan = super::assign::Plan::new(lost_delay, std::time::Duration::from_secs(60));
+    // what this leader wrote last: not written again while it travels back through the topic
+    let mut published = None;
+    loop {
+        tokio::select! {
+            _ = slots.context().rebalanced.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        if !slots.context().is_leader() {
+            continue;
+        }
+        let Some(w) = worker.upgrade() else { return };
+        let s = Arc::clone(&slots);
+        let g = group.clone();
+        let members = tokio::task::spawn_blocking(move || {
+            let list = s.fetch_group_list(Some(&g), std::time::Duration::from_secs(5))?;
+            Ok::<_, rdkafka::error::KafkaError>(list.groups().first().and_then(|g| {
+                // plan on a settled group only: mid-rebalance, the member list is in flux
+                (g.state() == "Stable").then(|| {
+                    g.members()
+                        .iter()
+                        .map(|m| m.client_id().to_string())
+                        .collect::<std::collections::BTreeSet<_>>()
+                })
+            }))
+        })
+        .await;
+        let members = match members {
+            Ok(Ok(Some(m))) if !m.is_empty() => m,
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "listing the Connect group's members");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let owners = w.assignment();
+        let connectors = w.connector_names().into_iter().collect();
+        let running_on = w.running_on();
+        let next = plan.next(
+            &super::assign::View {
+                owners: &owners,
+                members: &members,
+                connectors: &connectors,
+                running_on: &running_on,
+            },
+            std::time::Instant::now(),
+        );
+        if next != owners && published.as_ref() != Some(&next) {
+            published = Some(next.clone());
+            tracing::info!(worker = %w.id, members = ?members, assignment = ?next, "new connector assignment");
+            if let Err(e) = w.record(Change::Assignment { owners: next }).await {
+                published = None;
+                tracing::warn!(error = %e, "cannot publish the connector assignment");
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@
 //! refused with `errors.tolerance=none`) leaves the connector FAILED, its trace in the status,
 //! until it is restarted or reconfigured.
 
+pub mod assign;
 pub mod cluster;
 pub mod config;
 
@@ -150,6 +151,11 @@ pub enum Change {
         name: String,
         status: Option<Status>,
     },
+    /// Distributed mode: which worker runs which connector, as the group's leader decided
+    /// ([`assign`]).
+    Assignment {
+        owners: assign::Owners,
+    },
 }
 
 /// Where changes are recorded (the worker sees them come back through [`Worker::apply`]).
@@ -186,6 +192,8 @@ struct View {
     statuses: BTreeMap<String, Status>,
     owns_all: bool,
     owned: Option<Owned>,
+    /// The latest assignment (distributed mode).
+    assignment: assign::Owners,
 }
 
 /// The worker: its view, the log its changes go through, and the connectors' supervisors.
@@ -231,17 +239,6 @@ impl Worker {
         match log {
             Some(l) => l.record(change).await,
             None => Err("the worker is not started".into()),
-        }
-    }
-
-    /// Which connectors this worker runs (distributed mode: from the group's assignment).
-    pub fn set_owned(self: &Arc<Self>, owned: Owned) {
-        let mut v = self.view.lock().unwrap_or_else(|p| p.into_inner());
-        v.owns_all = false;
-        v.owned = Some(Arc::clone(&owned));
-        for (name, e) in &v.connectors {
-            let o = owned(name);
-            e.desired.send_modify(|d| d.owned = o);
         }
     }
 
@@ -308,6 +305,18 @@ impl Worker {
                     });
                 }
             }
+            Change::Assignment { owners } => {
+                let me = self.id.clone();
+                let mine = owners.clone();
+                v.assignment = owners;
+                v.owns_all = false;
+                let owned: Owned = Arc::new(move |name: &str| mine.get(name) == Some(&me));
+                v.owned = Some(Arc::clone(&owned));
+                for (name, e) in &v.connectors {
+                    let o = owned(name);
+                    e.desired.send_modify(|d| d.owned = o);
+                }
+            }
             Change::Status { name, status } => match status {
                 Some(s) => {
                     // a status from an older generation (a worker that lost the connector) does
@@ -364,6 +373,28 @@ impl Worker {
         v.connectors
             .get(name)
             .map(|e| (e.props.clone(), e.target, e.kind))
+    }
+
+    /// The latest assignment of connectors to workers (distributed mode).
+    pub fn assignment(&self) -> assign::Owners {
+        self.view
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .assignment
+            .clone()
+    }
+
+    /// Connector → the worker whose latest status says it runs it (RUNNING or RESTARTING).
+    pub fn running_on(&self) -> BTreeMap<String, String> {
+        let v = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        v.statuses
+            .iter()
+            .filter(|(n, s)| {
+                v.connectors.contains_key(*n)
+                    && matches!(s.state.as_str(), "RUNNING" | "RESTARTING")
+            })
+            .map(|(n, s)| (n.clone(), s.worker_id.clone()))
+            .collect()
     }
 
     pub fn status(&self, name: &str) -> Option<Status> {
@@ -495,6 +526,10 @@ async fn supervise(worker: Arc<Worker>, name: String, mut desired: watch::Receiv
                     let ended = run.await;
                     drop(ended);
                     if changed.is_err() { return; }
+                    if !now.owned && now.props.is_some() {
+                        // the leader waits for this before another worker starts it
+                        worker.report(&name, "UNASSIGNED", None).await;
+                    }
                     if now.restarts != seen {
                         backoff = Duration::from_secs(1);
                         worker.report(&name, "RESTARTING", None).await;

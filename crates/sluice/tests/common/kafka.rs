@@ -1,5 +1,5 @@
-//! Kafka-protocol brokers started by scripts/kafka.sh, and a plain consumer to read back what
-//! sluice produced.
+//! Apache Kafka started by scripts/kafka.sh (KRaft, one node or a three-node cluster), and a
+//! plain consumer to read back what sluice produced.
 #![allow(dead_code)]
 
 use std::collections::HashSet;
@@ -15,49 +15,81 @@ use serde_json::Value;
 
 use super::{free_port, repo_root};
 
-/// Which broker implementation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// noida-db: transactions with read_committed, compaction, admin API.
-    Noida,
-    /// tansu (memory): groups and commits; aborted transactions leak to read_committed.
-    Tansu,
-}
-
-/// A private broker on loopback, stopped when dropped.
+/// A private Apache Kafka cluster on loopback, stopped when dropped (or, if the test process
+/// dies first, by the watcher scripts/kafka.sh leaves behind).
 pub struct Broker {
-    pub kind: Kind,
     pub dir: tempfile::TempDir,
     pub port: u16,
+    pub nodes: usize,
+}
+
+fn script(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(repo_root().join("scripts/kafka.sh"))
+        .arg(args[0])
+        .arg(dir)
+        .args(&args[1..])
+        .output()
+        .unwrap()
 }
 
 impl Broker {
-    pub fn start(kind: Kind) -> Broker {
+    /// One node (combined broker and controller), replication factor 1.
+    pub fn start() -> Broker {
+        Self::start_nodes(1)
+    }
+
+    /// `nodes` brokers (3: replication factor 3, min.insync.replicas 2), ports `port..port+nodes`.
+    pub fn start_nodes(nodes: usize) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("sluice-kafka-")
             .tempdir()
             .unwrap();
-        let port = free_port();
-        let name = match kind {
-            Kind::Noida => "noida",
-            Kind::Tansu => "tansu",
+        let port = loop {
+            let p = free_port();
+            if (1..nodes as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok())
+            {
+                break p;
+            }
         };
-        let out = Command::new(repo_root().join("scripts/kafka.sh"))
-            .args(["start", name])
-            .arg(dir.path())
-            .arg(port.to_string())
-            .output()
-            .unwrap();
+        let pid = std::process::id().to_string();
+        let n = nodes.to_string();
+        let out = script(
+            &["start", &port.to_string(), "--nodes", &n, "--owner", &pid],
+            dir.path(),
+        );
         assert!(
             out.status.success(),
-            "{name} broker did not start: {}",
+            "Apache Kafka did not start: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Broker { kind, dir, port }
+        Broker { dir, port, nodes }
     }
 
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        (0..self.nodes)
+            .map(|i| format!("127.0.0.1:{}", self.port + i as u16))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Stops node `i` (1-based) of a cluster; the others go on.
+    pub fn stop_node(&self, i: usize) {
+        let out = script(&["stop-node", &i.to_string()], self.dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts node `i` again.
+    pub fn start_node(&self, i: usize) {
+        let out = script(&["start-node", &i.to_string()], self.dir.path());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn delete_topic(&self, topic: &str) {
@@ -93,10 +125,7 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/kafka.sh"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
+        let _ = script(&["stop"], self.dir.path());
     }
 }
 
@@ -126,8 +155,6 @@ fn consume_topic(bootstrap: &str, topic: &str, read_committed: bool) -> Vec<Reco
         .set("group.id", "sluice-test-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        // noida-db answers a fetch with everything it has, whatever the requested maximum
-        .set("receive.message.max.bytes", "1000000000")
         .set(
             "isolation.level",
             if read_committed {

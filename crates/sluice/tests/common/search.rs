@@ -1,4 +1,4 @@
-//! A private Elasticsearch-API server (noida-db, scripts/search.sh) and a few reads of it.
+//! A private OpenSearch node (scripts/search.sh) and a few reads of it.
 
 use std::collections::BTreeMap;
 

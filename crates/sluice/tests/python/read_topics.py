@@ -38,7 +38,6 @@ def read(bootstrap, topic):
         "group.id": "python-reader",
         "enable.auto.commit": False,
         "enable.partition.eof": True,
-        "receive.message.max.bytes": 1000000000,
     })
     md = c.list_topics(topic, timeout=10)
     parts = list(md.topics[topic].partitions.keys())
