@@ -73,6 +73,9 @@ fetch() {
   if [ -f "$dir/lib.done" ] && [ "$(cat "$dir/lib.done")" = "$want" ]; then echo "$dir"; return; fi
   need_mvn
   mkdir -p "$dir"
+  # one fetch of NAME at a time (parallel tests may start the same server for the first time)
+  exec 9>"$dir/.lock"; flock 9
+  if [ -f "$dir/lib.done" ] && [ "$(cat "$dir/lib.done")" = "$want" ]; then echo "$dir"; return; fi
   rm -rf "$dir/lib" "$dir/lib.tmp" "$dir/lib.done"
   write_pom "$dir/pom.xml" "$@"
   echo "fetching $name from Maven ($*): once, cached in $dir" >&2

@@ -217,7 +217,10 @@ impl Registry {
                 .or(j["compatibility"].as_str())
                 .map(str::to_string)
         };
-        self.call("GET", &format!("/config/{}", encode_path(subject)), None)
+        // defaultToGlobal: a subject without a level of its own answers the registry's level
+        // (Confluent's parameter; Apicurio otherwise answers its start-up default)
+        let path = format!("/config/{}?defaultToGlobal=true", encode_path(subject));
+        self.call("GET", &path, None)
             .ok()
             .and_then(level)
             .or_else(|| self.call("GET", "/config", None).ok().and_then(level))

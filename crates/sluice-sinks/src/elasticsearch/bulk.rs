@@ -314,4 +314,51 @@ mod tests {
         assert!(matches!(&o[4], Outcome::Malformed(m) if m.contains("document_parsing_exception")));
         assert!(outcomes(&r, 4).is_err());
     }
+
+    /// One request (`recorded/bulk-request.ndjson`: a write, an older external version, a
+    /// string into a `long` field, an upsert, a delete of a missing document, a newer delete)
+    /// answered by OpenSearch 2.19 (recorded) and shaped as Elasticsearch 7.17 and 8.15 answer
+    /// it: the same outcomes from all three.
+    #[test]
+    fn the_answers_of_opensearch_and_elasticsearch_7_and_8_read_alike() {
+        let request = include_str!("recorded/bulk-request.ndjson");
+        let actions = request.lines().filter(|l| l.contains("\"_index\"")).count();
+        for (server, text, refusal) in [
+            (
+                "OpenSearch 2.19.6",
+                include_str!("recorded/opensearch-2.19.6-bulk.json"),
+                "mapper_parsing_exception",
+            ),
+            (
+                "Elasticsearch 7.17",
+                include_str!("recorded/elasticsearch-7.17-bulk.json"),
+                "mapper_parsing_exception",
+            ),
+            (
+                "Elasticsearch 8.15",
+                include_str!("recorded/elasticsearch-8.15-bulk.json"),
+                "document_parsing_exception",
+            ),
+        ] {
+            let answer: serde_json::Value = serde_json::from_str(text).unwrap();
+            let o = outcomes(&answer, actions).unwrap();
+            assert_eq!(o.len(), 6, "{server}");
+            assert_eq!(o[0], Outcome::Done, "{server}: created");
+            assert_eq!(
+                o[1],
+                Outcome::Done,
+                "{server}: an older version is superseded"
+            );
+            assert!(
+                matches!(&o[2], Outcome::Malformed(m) if m.contains(refusal) && m.contains("qty")),
+                "{server}: the refusal names its reason: {:?}",
+                o[2]
+            );
+            assert_eq!(
+                o[3..],
+                [Outcome::Done, Outcome::Done, Outcome::Done],
+                "{server}"
+            );
+        }
+    }
 }

@@ -18,8 +18,10 @@
 //!
 //! With `schema.ignore=false` an index that does not exist yet is created with a mapping from
 //! the first record's value schema ([`mapping`]); with `true`, Elasticsearch maps dynamically.
-//! Tested against the Elasticsearch 8.15 API as noida-db serves it; the requests are the ones
-//! Elasticsearch 7.x/8.x and OpenSearch 1.x/2.x accept (`_bulk`, external versioning).
+//! Tested against a real OpenSearch 2.19 node (the integration tests, scripts/search.sh); the
+//! requests are the ones Elasticsearch 7.x/8.x and OpenSearch 1.x/2.x accept (typeless
+//! mappings, `_bulk`, external versioning), and the answers where they differ (7.x's `_type`,
+//! 8.x's `document_parsing_exception`) are read by unit tests from `recorded/`.
 
 pub mod bulk;
 pub mod config;
@@ -116,9 +118,7 @@ impl ElasticsearchSink {
                         Some(body.to_string().into_bytes()),
                     )
                     .await?;
-                if !(200..300).contains(&status)
-                    && !text.contains("resource_already_exists_exception")
-                {
+                if !created_or_exists(status, &text) {
                     return Err(SinkError::Rejected(format!(
                         "cannot create index {index}: HTTP {status}: {text}"
                     )));
@@ -425,4 +425,25 @@ fn truncate(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// Whether `PUT /<index>` left the index there: created, or created meanwhile by another writer
+/// (400 `resource_already_exists_exception`, in Elasticsearch 7/8 and OpenSearch alike).
+fn created_or_exists(status: u16, answer: &str) -> bool {
+    (200..300).contains(&status)
+        || (status == 400 && answer.contains("resource_already_exists_exception"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_index_another_writer_created_counts_as_created() {
+        let exists = include_str!("recorded/opensearch-2.19.6-index-exists.json");
+        assert!(super::created_or_exists(400, exists));
+        assert!(super::created_or_exists(200, r#"{"acknowledged":true}"#));
+        assert!(!super::created_or_exists(
+            400,
+            r#"{"error":{"type":"invalid_index_name_exception"},"status":400}"#
+        ));
+    }
 }

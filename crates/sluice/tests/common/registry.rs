@@ -1,4 +1,5 @@
-//! A private Schema Registry (rivven-schema, scripts/registry.sh) and the Python reader of
+//! A private Apicurio Registry (scripts/registry.sh) through its Confluent-compatible API, and
+//! the Python reader of
 //! `tests/python/read_topics.py` (confluent-kafka's AvroDeserializer).
 
 use std::process::Command;
@@ -14,12 +15,19 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
-        let (dir, port) = start_server("registry.sh", "sluice-sr-", "schema registry", &[]);
+        let owner = std::process::id().to_string();
+        let (dir, port) = start_server(
+            "registry.sh",
+            "sluice-sr-",
+            "Apicurio Registry",
+            &["--owner", &owner],
+        );
         Registry { dir, port }
     }
 
+    /// The Confluent-compatible API (what `schema.registry.url` points at).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://127.0.0.1:{}/apis/ccompat/v7", self.port)
     }
 
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {

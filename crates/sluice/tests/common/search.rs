@@ -13,7 +13,13 @@ pub struct Search {
 
 impl Search {
     pub fn start() -> Search {
-        let (dir, port) = start_server("search.sh", "sluice-es-", "search server", &[]);
+        let owner = std::process::id().to_string();
+        let (dir, port) = start_server(
+            "search.sh",
+            "sluice-es-",
+            "OpenSearch",
+            &["--owner", &owner],
+        );
         Search { dir, port }
     }
 
