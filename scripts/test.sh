@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests, property tests, and integration tests against real MariaDB
-# servers and Kafka-protocol brokers (noida-db, tansu) that the tests start themselves
-# (scripts/mariadb.sh, scripts/kafka.sh: private data dirs, loopback ports).
+# The whole test suite: unit tests, property tests, and integration tests against real servers
+# the tests start themselves (MariaDB, PostgreSQL, Apache Kafka, OpenSearch, Apicurio Registry:
+# scripts/*.sh, private data dirs, loopback ports; docs/testing.md).
 # Ends with one line "tests: N passed, N failed" summing every test binary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$ROOT/scripts/deps.sh"
+"$ROOT/scripts/deps.sh" test
 cd "$ROOT"
 LOG=$(mktemp /tmp/sluice-test.XXXXXX)
 trap 'rm -f "$LOG"' EXIT

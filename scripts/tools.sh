@@ -84,7 +84,7 @@ fetch() {
     rm -rf "$dir/lib.tmp"
     echo "could not fetch $name from Maven; the artifacts it could not get:" >&2
     grep -oE "(Could not (find|resolve|transfer) artifact|Failure to find|Could not resolve dependencies for project|Non-resolvable)[^\[]*" \
-      "$dir/maven.log" | sort -u | sed 's/^/  /' >&2 || true
+      "$dir/maven.log" | sed "s/ *-> *$//; s/^/  /" | sort -u >&2 || true
     echo "(whole Maven log: $dir/maven.log)" >&2
     exit 1
   fi
