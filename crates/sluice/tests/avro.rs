@@ -42,7 +42,7 @@ fn with(base: Value, extra: &[(&str, String)]) -> Value {
 
 /// `sluice run ARGS --exit-when-caught-up` in the test's data directory.
 fn sluice(work: &Work, args: &[&std::ffi::OsStr]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    let mut c = common::sluice();
     c.arg("run")
         .args(args)
         .arg("--data-dir")

@@ -439,7 +439,7 @@ fn a_record_the_broker_cannot_take_stops_the_connector_without_moving_the_offset
 }
 
 fn offsets_cli(work: &Work, broker: &Broker, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let out = common::sluice()
         .arg("offsets")
         .args(args)
         .arg("--data-dir")

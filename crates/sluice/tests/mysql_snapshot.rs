@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{
@@ -178,7 +177,7 @@ fn snapshot_takes_no_global_lock() {
     props.push(("snapshot.chunk.size", "150000"));
     let conn = work.write_connector("c.json", &db.connector("l", &props));
     // the null sink keeps the disk quiet: what is measured is locking, not I/O contention
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let mut child = common::sluice()
         .args([
             "run",
             conn.to_str().unwrap(),
@@ -358,7 +357,7 @@ fn the_cli_signals_an_incremental_snapshot() {
     let work = Work::new();
     let conn = work.write_connector("c.json", &incremental_connector(&db, "cli"));
     let cli = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sluice"))
+        common::sluice()
             .arg("snapshot")
             .arg(&conn)
             .args(args)
@@ -384,7 +383,7 @@ fn the_cli_signals_an_incremental_snapshot() {
 
     // a connector without a signal table is told how to set one up
     let plain = work.write_connector("plain.json", &db.connector("plain", &[]));
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let out = common::sluice()
         .args(["snapshot", plain.to_str().unwrap(), "--tables", "app.t"])
         .output()
         .unwrap();

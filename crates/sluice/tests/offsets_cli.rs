@@ -3,14 +3,14 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use common::{ops, wait_until, Maria, Work};
 use serde_json::Value;
 
 fn offsets(work: &Work, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
+    common::sluice()
         .arg("offsets")
         .args(args)
         .arg("--data-dir")

@@ -466,7 +466,7 @@ fn incremental_snapshot_by_signal_with_a_concurrent_writer_and_a_kill_9_converge
 
     // a signal written by the CLI while the connector is stopped is read from the slot; a
     // kill -9 in the middle resumes from the last chunk delivered
-    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let cli = common::sluice()
         .arg("snapshot")
         .arg(&c)
         .args(["--tables", "public.t", "--data-dir"])
@@ -514,7 +514,7 @@ fn offsets_show_and_set_by_lsn_skip_ahead_but_never_behind_the_slot() {
     pg.sql("INSERT INTO t VALUES (0, 0)");
     work.catch_up(&c, "out.jsonl"); // delivers it: an offset is stored
     let offsets = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        common::sluice()
             .arg("offsets")
             .args(args)
             .arg(&c)

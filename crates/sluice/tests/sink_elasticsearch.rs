@@ -60,7 +60,7 @@ fn a_document_elasticsearch_refuses_goes_to_the_dead_letter_queue_or_stops_the_t
         ),
     );
     let run = |sink: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        common::sluice()
             .arg("run")
             .arg(&source)
             .arg(sink)

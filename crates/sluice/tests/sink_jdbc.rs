@@ -11,7 +11,7 @@ use common::{read_lines, Maria, Work};
 use serde_json::{json, Value};
 
 fn run(work: &Work, connectors: &[&std::path::Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
+    common::sluice()
         .arg("run")
         .args(connectors)
         .arg("--data-dir")

@@ -187,7 +187,7 @@ fn seed_scenario(path: Path) {
         &pg_connector(&pg, "pg", "test.app.items", "items"),
     );
     let sluice = |args: &[&std::ffi::OsStr]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+        let mut c = common::sluice();
         c.arg("run")
             .args(args)
             .arg("--data-dir")
@@ -294,7 +294,7 @@ fn a_counter_raced_by_two_sessions_ends_equal() {
         "pg.json",
         &pg_connector(&pg, "pg", "test.app.counters", "counters"),
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+    let mut child = common::sluice()
         .arg("run")
         .arg(&source)
         .arg(&sink)
@@ -348,7 +348,7 @@ fn kill_9_in_the_middle_of_a_load_then_restart_converges() {
         &pg_connector(&pg, "pg", "test.app.items", "items"),
     );
     let command = || {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+        let mut c = common::sluice();
         c.arg("run")
             .arg(&source)
             .arg(&sink)
@@ -416,7 +416,7 @@ fn kill_9_of_sinks_reading_kafka_then_restart_converges() {
         ))
     };
     let sinks = || {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
+        let mut c = common::sluice();
         c.arg("run")
             .arg(&sink)
             .arg(&jdbc)
@@ -433,9 +433,12 @@ fn kill_9_of_sinks_reading_kafka_then_restart_converges() {
         .stderr(std::fs::File::create(work.path("sinks.log")).unwrap())
         .spawn()
         .unwrap();
-    assert!(wait_until(Duration::from_secs(90), || es
-        .count("test.app.items")
-        > 10_000));
+    assert!(
+        wait_until(Duration::from_secs(90), || es.count("test.app.items")
+            > 10_000),
+        "the sinks did not get going: {}",
+        std::fs::read_to_string(work.path("sinks.log")).unwrap_or_default()
+    );
     common::signal(&mut child, "-KILL");
     phase(
         &db,

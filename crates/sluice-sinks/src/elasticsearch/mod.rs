@@ -103,7 +103,7 @@ impl ElasticsearchSink {
             let path = format!("/{index}");
             let (status, _) = self
                 .http
-                .request(reqwest::Method::HEAD, &path, None)
+                .request(&self.cfg, reqwest::Method::HEAD, &path, None)
                 .await?;
             if status == 404 {
                 let body = match (&schema, self.cfg.schema_ignore) {
@@ -113,6 +113,7 @@ impl ElasticsearchSink {
                 let (status, text) = self
                     .http
                     .request(
+                        &self.cfg,
                         reqwest::Method::PUT,
                         &path,
                         Some(body.to_string().into_bytes()),
@@ -339,18 +340,33 @@ impl Http {
         })
     }
 
-    /// One request; on a connection error the next URL is tried (each once).
+    /// One request; on a connection error or a timeout the next URL is tried, and the whole
+    /// round is retried after `retry.backoff.ms` × 2ⁿ, up to `max.retries` times (as `_bulk`).
     async fn request(
         &self,
+        cfg: &ElasticsearchConfig,
         method: reqwest::Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(u16, String), SinkError> {
-        let (status, text) = self
-            .send(method, path, body, "application/json")
-            .await
-            .map_err(|(_, e)| SinkError::Unavailable(e))?;
-        Ok((status, text))
+        let mut attempt = 0u32;
+        loop {
+            match self
+                .send(method.clone(), path, body.clone(), "application/json")
+                .await
+            {
+                Ok(answer) => return Ok(answer),
+                Err((_, e)) if attempt < cfg.max_retries => {
+                    attempt += 1;
+                    backoff(cfg, attempt, &e).await;
+                }
+                Err((_, e)) => {
+                    return Err(SinkError::Unavailable(format!(
+                        "{e} (after {attempt} retries)"
+                    )))
+                }
+            }
+        }
     }
 
     async fn send(

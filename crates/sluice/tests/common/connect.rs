@@ -1,7 +1,7 @@
 //! A `sluice connect` worker started by a test, and its REST API.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -24,7 +24,7 @@ impl ConnectWorker {
             format!("{properties}\nlisteners=http://127.0.0.1:{port}\n"),
         )
         .unwrap();
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        let mut c = super::sluice();
         c.arg("connect")
             .arg(&file)
             .arg("--data-dir")

@@ -27,6 +27,22 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(repo_root().join("tests/fixtures").join(name)).unwrap()
 }
 
+/// The sluice binary as a command that dies with the test thread that started it
+/// (`PR_SET_PDEATHSIG`): a test that fails half-way leaves no sluice running behind it, holding
+/// ports, CPU or the test runner's output pipe.
+pub fn sluice() -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    // SAFETY: prctl is async-signal-safe and touches nothing of the parent's state
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    c
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -246,7 +262,7 @@ impl Work {
 
     /// `sluice run` into any `--sink`, with this work's data dir.
     pub fn command_to(&self, connector: &Path, sink: &str, extra: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        let mut c = sluice();
         c.arg("run")
             .arg(connector)
             .arg("--sink")
