@@ -195,8 +195,6 @@ install) lib >/dev/null; train ;;
 lib) lib ;;
 start)
   shift
-  # the old form "start KIND DIR PORT" (KIND was noida or tansu): KIND is ignored
-  if [[ ${1:-} =~ ^(noida|tansu|kafka)$ && ${3:-} =~ ^[0-9]+$ ]]; then shift; fi
   dir=${1:?dir required}; port=${2:?port required}; shift 2
   nodes=1; owner=""
   while [ $# -gt 0 ]; do
