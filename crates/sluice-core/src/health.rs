@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct SourceHealth {
     connected: AtomicBool,
+    reconnecting: AtomicBool,
     reconnects: AtomicU64,
     snapshot_running: AtomicBool,
     snapshot_rows: AtomicU64,
@@ -26,6 +27,9 @@ impl SourceHealth {
     /// The source holds a working connection to its database.
     pub fn set_connected(&self, yes: bool) {
         self.connected.store(yes, Ordering::Relaxed);
+        if yes {
+            self.reconnecting.store(false, Ordering::Relaxed);
+        }
     }
 
     pub fn connected(&self) -> bool {
@@ -35,7 +39,19 @@ impl SourceHealth {
     /// A lost connection is being retried.
     pub fn reconnecting(&self) {
         self.connected.store(false, Ordering::Relaxed);
+        self.reconnecting.store(true, Ordering::Relaxed);
         self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `connected`, `reconnecting` (a transient failure is being retried) or `disconnected`.
+    pub fn state(&self) -> &'static str {
+        if self.connected() {
+            "connected"
+        } else if self.reconnecting.load(Ordering::Relaxed) {
+            "reconnecting"
+        } else {
+            "disconnected"
+        }
     }
 
     pub fn reconnects(&self) -> u64 {

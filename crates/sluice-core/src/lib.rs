@@ -7,7 +7,7 @@
 //! * [`position`]: typed source positions and their Debezium offset JSON encoding.
 //! * [`traits`]: the `Sink` and `OffsetStore` contracts the runtime drives.
 //! * [`error`]: the retryable/fatal split every error in the workspace follows.
-//! * [`incremental`]: the signal-table incremental snapshot state machine the log sources share.
+//! * [`failpoint`]: named crash points tests switch on (`FAILPOINTS`).
 //! * [`props`]: reading connector properties (flags, numbers, choices) with one set of messages.
 
 pub mod civil;
@@ -15,9 +15,9 @@ pub mod decimal;
 pub mod errant;
 pub mod error;
 pub mod event;
+pub mod failpoint;
 pub mod health;
 pub mod history;
-pub mod incremental;
 pub mod modes;
 pub mod position;
 pub mod props;

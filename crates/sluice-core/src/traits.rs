@@ -23,28 +23,114 @@ pub enum SourceMessage {
     },
 }
 
-/// A source's failure as the runtime sees it: what happened and whether retrying may help.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+/// A source's failure as the runtime sees it: the error itself (its cause chain kept, see
+/// [`SourceError::chain`]) and whether retrying may help.
+#[derive(Debug)]
 pub struct SourceError {
-    pub message: String,
-    pub class: ErrorClass,
+    class: ErrorClass,
+    cause: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+/// A plain message as an error (for failures that have no error value of their own).
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+/// The driver gave up on a transient error.
+#[derive(Debug)]
+struct GaveUp {
+    attempts: u32,
+    last: SourceError,
+}
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gave up after {} attempts (errors.max.retries): {}",
+            self.attempts, self.last
+        )
+    }
+}
+
+impl std::error::Error for GaveUp {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.last.cause.source()
+    }
 }
 
 impl SourceError {
-    /// From any classified error, keeping its message and class.
-    pub fn of<E: std::fmt::Display + Retryable>(e: &E) -> SourceError {
+    /// A classified error, kept whole.
+    pub fn of<E>(e: E) -> SourceError
+    where
+        E: std::error::Error + Retryable + Send + Sync + 'static,
+    {
         SourceError {
-            message: e.to_string(),
             class: e.class(),
+            cause: Box::new(e),
+        }
+    }
+
+    /// A failure described by a message.
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> SourceError {
+        SourceError {
+            class,
+            cause: Box::new(Message(message.into())),
         }
     }
 
     pub fn fatal(message: impl Into<String>) -> SourceError {
+        SourceError::new(ErrorClass::Fatal, message)
+    }
+
+    /// The definite error a retry policy ends with after `attempts` failed attempts.
+    pub fn giving_up(self, attempts: u32) -> SourceError {
         SourceError {
-            message: message.into(),
             class: ErrorClass::Fatal,
+            cause: Box::new(GaveUp {
+                attempts,
+                last: self,
+            }),
         }
+    }
+
+    /// The message and every cause below it, joined with ": " (for logs and REST status).
+    pub fn chain(&self) -> String {
+        let mut out = self.cause.to_string();
+        let mut next = self.cause.source();
+        while let Some(e) = next {
+            let text = e.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            next = e.source();
+        }
+        out
+    }
+
+    /// The error as its source crate typed it, when it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.cause.downcast_ref::<E>()
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.cause.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.source()
     }
 }
 

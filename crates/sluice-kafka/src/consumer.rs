@@ -331,7 +331,7 @@ impl KafkaFeed {
 
 impl From<KafkaError> for sluice_core::SourceError {
     fn from(e: KafkaError) -> Self {
-        sluice_core::SourceError::of(&e)
+        sluice_core::SourceError::of(e)
     }
 }
 

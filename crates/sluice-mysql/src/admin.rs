@@ -100,7 +100,7 @@ pub async fn send_signal(
         )
     })?;
     let mut conn = preflight::connect(cfg).await?;
-    let s = sluice_core::incremental::Signal::from_cli(kind, tables);
+    let s = sluice_cdc::incremental::Signal::from_cli(kind, tables);
     let sql = format!(
         "INSERT INTO `{}`.`{}` (id, type, data) VALUES (?, ?, ?)",
         signal.db.replace('`', "``"),

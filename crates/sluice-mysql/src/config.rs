@@ -76,6 +76,9 @@ pub struct MySqlConfig {
 
 /// Every property this module reads (the runtime warns about properties nobody reads).
 pub const KNOWN_PROPERTIES: &[&str] = &[
+    // the CDC kit's retry policy (sluice_cdc::retry)
+    "errors.max.retries",
+    "errors.retry.delay.initial.ms",
     "database.hostname",
     "database.port",
     "database.user",

@@ -20,6 +20,8 @@ pub enum MySqlError {
     PositionPurged { file: String, pos: u64 },
     #[error("database error: {0}")]
     Query(String),
+    #[error("the connection to the server was lost: {0}")]
+    Lost(#[source] mysql_async::Error),
     #[error("replication stream error: {0}")]
     Stream(String),
     #[error("cannot decode binlog event at {file}:{pos}: {message}")]
@@ -45,20 +47,80 @@ pub enum MySqlError {
 impl Retryable for MySqlError {
     fn class(&self) -> ErrorClass {
         match self {
-            MySqlError::Connect { .. } | MySqlError::Stream(_) => ErrorClass::Retryable,
+            MySqlError::Connect { .. } | MySqlError::Stream(_) | MySqlError::Lost(_) => {
+                ErrorClass::Retryable
+            }
             _ => ErrorClass::Fatal,
         }
     }
 }
 
 impl MySqlError {
-    pub(crate) fn query(e: impl std::fmt::Display) -> MySqlError {
-        MySqlError::Query(e.to_string())
+    /// A failed statement: retryable when the connection or the server went away (the server
+    /// restarts, fails over, or killed the session), definite when the statement itself failed.
+    pub(crate) fn query(e: mysql_async::Error) -> MySqlError {
+        if transient(&e) {
+            MySqlError::Lost(e)
+        } else {
+            MySqlError::Query(e.to_string())
+        }
+    }
+}
+
+/// Server error codes that say the session or the server went away: too many connections,
+/// shutdown in progress, connection killed, disconnected for inactivity.
+const TRANSIENT_CODES: [u16; 4] = [1040, 1053, 1927, 4031];
+
+fn transient(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Io(_) => true,
+        mysql_async::Error::Driver(d) => matches!(
+            d,
+            mysql_async::DriverError::ConnectionClosed | mysql_async::DriverError::PoolDisconnected
+        ),
+        mysql_async::Error::Server(s) => TRANSIENT_CODES.contains(&s.code),
+        _ => false,
     }
 }
 
 impl From<MySqlError> for sluice_core::SourceError {
     fn from(e: MySqlError) -> Self {
-        sluice_core::SourceError::of(&e)
+        sluice_core::SourceError::of(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: String::new(),
+            state: String::new(),
+        })
+    }
+
+    #[test]
+    fn a_server_that_went_away_is_transient_and_a_bad_statement_is_not() {
+        assert!(
+            MySqlError::query(server(1053)).is_retryable(),
+            "shutdown in progress"
+        );
+        assert!(
+            MySqlError::query(server(1927)).is_retryable(),
+            "connection killed"
+        );
+        assert!(
+            MySqlError::query(mysql_async::DriverError::ConnectionClosed.into()).is_retryable()
+        );
+        assert!(
+            !MySqlError::query(server(1146)).is_retryable(),
+            "table does not exist"
+        );
+        assert!(
+            !MySqlError::query(server(1142)).is_retryable(),
+            "command denied"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-pub use sluice_core::incremental::{Incremental, Next, Signal};
+pub use sluice_cdc::incremental::{Incremental, Next, Signal};
 use sluice_core::Value;
 use tracing::warn;
 

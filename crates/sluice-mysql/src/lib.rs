@@ -24,7 +24,6 @@ pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod filters;
-mod heartbeat;
 pub mod history;
 mod history_codec;
 pub mod incremental;

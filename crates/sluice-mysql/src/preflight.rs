@@ -10,6 +10,7 @@ use mysql_async::{Conn, OptsBuilder};
 
 use crate::config::MySqlConfig;
 use crate::error::MySqlError;
+use tracing::warn;
 
 /// What sluice needs to know about the server.
 #[derive(Debug, Clone)]
@@ -145,21 +146,40 @@ async fn check_grants(conn: &mut Conn, cfg: &MySqlConfig) -> Result<(), MySqlErr
     Ok(())
 }
 
+/// Another replica registered with our server id is refused, unless it is most likely this
+/// connector's own previous session: a dump thread of the same user that the server has not
+/// ended yet (after a stop or a crash it lingers until the server notices the closed socket).
+/// The server ends such a thread itself when this session starts its binlog dump with the same
+/// server id, so a restart right after a stop proceeds instead of failing.
 async fn check_replica_ids(conn: &mut Conn, cfg: &MySqlConfig) -> Result<(), MySqlError> {
-    // Only a hint: the statement needs privileges some setups do not grant.
+    // Only a hint: the statements need privileges some setups do not grant.
     let Ok(rows) = conn.query::<mysql_async::Row, _>("SHOW SLAVE HOSTS").await else {
         return Ok(());
     };
-    for row in rows {
-        let id: Option<u32> = row.get(0);
-        if id == Some(cfg.server_id) {
-            return Err(MySqlError::Preflight(format!(
-                "another replica is already connected with server id {}; two replication clients with one id disconnect each other — set a unique database.server.id",
-                cfg.server_id
-            )));
-        }
+    if !rows
+        .iter()
+        .any(|r| r.get::<u32, _>(0) == Some(cfg.server_id))
+    {
+        return Ok(());
     }
-    Ok(())
+    let own: Option<u64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' AND USER = ?",
+            (cfg.user.as_str(),),
+        )
+        .await
+        .unwrap_or(None);
+    if own.unwrap_or(0) > 0 {
+        warn!(
+            server_id = cfg.server_id,
+            "a replica with this connector's server id is still registered, by a binlog dump of the same user: taken for this connector's previous session, which the server ends when this one starts"
+        );
+        return Ok(());
+    }
+    Err(MySqlError::Preflight(format!(
+        "another replica is already connected with server id {}; two replication clients with one id disconnect each other — set a unique database.server.id",
+        cfg.server_id
+    )))
 }
 
 /// Binlog files on the server, in order.

@@ -300,6 +300,7 @@ impl TableRegistry {
                 "schema change recorded"
             );
             self.record(after, Some(sql.to_string()), defined, dropped)?;
+            sluice_core::failpoint::crash_point("ddl-recorded");
         }
         Ok(())
     }

@@ -51,19 +51,20 @@ use std::collections::VecDeque;
 use futures_util::future::join_all;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value as My};
-use sluice_core::{BinlogPosition, ChangeEvent, Position, SnapshotProgress, SourceHealth, Value};
+use sluice_core::{BinlogPosition, ChangeEvent, Position, SnapshotProgress, SourceHealth};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::chunks::{self, quote, ChunkReader, Planner};
 use crate::config::MySqlConfig;
-use crate::envelope::{EventBuilder, Op, Snapshot, SourceInfo};
+use crate::envelope::{EventBuilder, SourceInfo};
 use crate::error::MySqlError;
 use crate::history::cmp_position;
 use crate::mapping::TableSchemas;
 use crate::preflight::{self, ServerInfo};
 use crate::query_values::convert;
 use crate::source::SourceMessage;
+use sluice_cdc::{markers, Marker, Op};
 
 /// The snapshot's reader connections, each inside a consistent-snapshot transaction, and the
 /// binlog position streaming must start from.
@@ -322,7 +323,9 @@ pub async fn read_all(
                 position: Position::Binlog(position),
             })
             .await
-            .map_err(|_| MySqlError::ConsumerGone)
+            .map_err(|_| MySqlError::ConsumerGone)?;
+            sluice_core::failpoint::crash_point("snapshot-chunk");
+            Ok(())
         }
     };
     let mut current: Option<usize> = None;
@@ -379,7 +382,7 @@ pub async fn read_all(
                 row: 0,
                 thread: None,
                 query: None,
-                snapshot: Snapshot::True,
+                snapshot: Marker::True,
             };
             builder.row_change(
                 t,
@@ -563,27 +566,15 @@ pub(crate) fn select_sql(
     sql
 }
 
-/// Sets `source.snapshot` of a held event now that its neighbours are known (`last` wins over
-/// `first` for a single-row snapshot, so consumers always see the snapshot end).
+/// Sets `source.snapshot` of a held event now that its neighbours are known.
 fn mark(p: Pending, last_overall: bool) -> ChangeEvent {
-    let marker = if last_overall {
-        "last"
-    } else if p.first_overall {
-        "first"
-    } else if p.first_in_table {
-        "first_in_data_collection"
-    } else if p.last_in_table {
-        "last_in_data_collection"
-    } else {
-        "true"
-    };
     let mut ev = p.event;
-    if let Some(Value::Struct(env)) = ev.value.as_mut().map(|d| &mut d.value) {
-        if let Some(Value::Struct(src)) = env.get_mut(2) {
-            if let Some(slot) = src.get_mut(4) {
-                *slot = Value::String(Arc::from(marker));
-            }
-        }
-    }
+    let marker = Marker::of_row(
+        p.first_overall,
+        last_overall,
+        p.first_in_table,
+        p.last_in_table,
+    );
+    markers::set(&mut ev, marker);
     ev
 }

@@ -9,15 +9,15 @@
 //! then re-deliver, never skip).
 //!
 //! Streaming: the runtime commits a batch's position only after the batch is durable
-//! downstream. A dropped connection is retried with backoff from the position after the last
-//! batch handed over, so nothing is lost and nothing already handed over is produced again.
+//! downstream. A dropped connection ends the run with a retryable error; the CDC kit's driver
+//! ([`sluice_cdc::driver`]) starts the source again from the position after the last batch
+//! handed over, so nothing is lost and nothing already handed over is produced again.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use sluice_core::{BinlogPosition, Position, Retryable};
+use sluice_core::{BinlogPosition, Position};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -54,8 +54,6 @@ pub struct MySqlSource {
     pub(crate) max_batch: usize,
     pub(crate) health: Arc<SourceHealth>,
 }
-
-const MAX_RECONNECTS: u32 = 6;
 
 impl MySqlSource {
     /// `history` is where the schema history lives (a file, a Kafka topic).
@@ -276,47 +274,27 @@ impl MySqlSource {
             .await
             .map_err(|_| MySqlError::ConsumerGone)?;
         }
-        let mut incremental = Incremental::default();
-        let mut from = start;
-        let mut failures = 0;
-        loop {
-            if let Some((f, p)) = &target {
-                if from.event == 0 && cmp_position(&from.file, from.pos, f, *p).is_ge() {
-                    return Ok(());
-                }
-            }
-            let mut run = Run {
-                src: &self,
-                info: &info,
-                registry: &mut registry,
-                builder: &builder,
-                conn: &mut conn,
-                tx: &tx,
-                target: target.clone(),
-                last_sent: from.clone(),
-                handed_over: false,
-                incremental: &mut incremental,
-            };
-            let result = run.stream(&from).await;
-            from = run.last_sent.clone();
-            let progressed = run.handed_over;
-            match result {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_retryable() && failures < MAX_RECONNECTS => {
-                    self.health.reconnecting();
-                    failures = if progressed { 1 } else { failures + 1 };
-                    let wait = Duration::from_millis(500 * (1 << failures.min(5)));
-                    warn!(error = %e, attempt = failures, wait_ms = wait.as_millis() as u64, "replication connection lost; reconnecting");
-                    tokio::time::sleep(wait).await;
-                    if let Ok(c) = preflight::connect(&self.cfg).await {
-                        conn = c;
-                    }
-                }
-                Err(e) => {
-                    self.health.set_connected(false);
-                    return Err(e);
-                }
+        if let Some((f, p)) = &target {
+            if start.event == 0 && cmp_position(&start.file, start.pos, f, *p).is_ge() {
+                return Ok(());
             }
         }
+        let mut incremental = Incremental::default();
+        let mut run = Run {
+            src: &self,
+            info: &info,
+            registry: &mut registry,
+            builder: &builder,
+            conn: &mut conn,
+            tx: &tx,
+            target,
+            last_sent: start.clone(),
+            incremental: &mut incremental,
+        };
+        let result = run.stream(&start).await;
+        if result.is_err() {
+            self.health.set_connected(false);
+        }
+        result
     }
 }

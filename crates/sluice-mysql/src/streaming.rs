@@ -18,16 +18,17 @@ use tracing::{info, warn};
 
 use crate::decode::decode_row;
 use crate::dump;
-use crate::envelope::{EventBuilder, Op, Snapshot, SourceInfo};
+use crate::envelope::{EventBuilder, SourceInfo};
 use crate::error::MySqlError;
 use crate::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKind};
-use crate::heartbeat::Heartbeat;
 use crate::history::cmp_position;
 use crate::incremental::{Incremental, Next, Signal};
 use crate::preflight::ServerInfo;
 use crate::registry::{Mapped, TableRegistry};
 use crate::source::{MySqlSource, SourceMessage};
 use crate::stream::{GtidSet, PendingGtid, Tracker};
+use sluice_cdc::Heartbeat;
+use sluice_cdc::{Marker, Op};
 
 /// One replication connection's worth of streaming.
 pub(crate) struct Run<'a> {
@@ -41,7 +42,6 @@ pub(crate) struct Run<'a> {
     pub(crate) target: Option<(String, u64)>,
     /// Position covering everything handed over so far.
     pub(crate) last_sent: BinlogPosition,
-    pub(crate) handed_over: bool,
     pub(crate) incremental: &'a mut Incremental,
 }
 
@@ -61,7 +61,7 @@ fn source_info<'t>(
         row,
         thread: t.thread,
         query,
-        snapshot: Snapshot::False,
+        snapshot: Marker::False,
     }
 }
 
@@ -132,7 +132,7 @@ impl Run<'_> {
                 None => return Err(MySqlError::Stream("server closed the binlog stream".into())),
             };
             if let (Some(hb), false) = (heartbeat.as_mut(), t.in_txn) {
-                if let Some(beat) = hb.poll(|| t.boundary_position()) {
+                if let Some(beat) = hb.poll(|| Position::Binlog(t.boundary_position())) {
                     pending_pos = None;
                     batch.push(beat);
                 }
@@ -358,7 +358,7 @@ impl Run<'_> {
                 if let Some(schemas) = self.registry.captured_by_name(&table) {
                     let position = Position::Binlog(t.in_txn_position(idx + 1, 0));
                     let mut info = source_info(t, start, 0, None);
-                    info.snapshot = Snapshot::Incremental;
+                    info.snapshot = Marker::Incremental;
                     info.thread = None;
                     for row in rows {
                         self.builder.row_change(
@@ -428,7 +428,6 @@ impl Run<'_> {
         }
         let events = std::mem::replace(batch, Vec::with_capacity(self.src.max_batch));
         self.last_sent = position.clone();
-        self.handed_over = true;
         self.tx
             .send(SourceMessage::Batch {
                 events,

@@ -89,6 +89,9 @@ pub struct PgConfig {
 
 /// Every property this module reads.
 pub const KNOWN_PROPERTIES: &[&str] = &[
+    // the CDC kit's retry policy (sluice_cdc::retry)
+    "errors.max.retries",
+    "errors.retry.delay.initial.ms",
     "database.hostname",
     "database.port",
     "database.user",

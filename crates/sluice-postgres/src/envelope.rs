@@ -1,22 +1,21 @@
-//! Debezium PostgreSQL change events: per-table schemas (key, value, envelope) and events.
+//! PostgreSQL's part of Debezium change events: per-table schemas (key, value, envelope) and
+//! the `source` block (`io.debezium.connector.postgresql.Source`). The envelope, key,
+//! primary-key-change split and tombstones are the CDC kit's ([`sluice_cdc::envelope`]).
 //!
-//! Value: the envelope (`before`, `after`, `source`, `transaction`, `op`, `ts_ms`, `ts_us`,
-//! `ts_ns`); `source` is `io.debezium.connector.postgresql.Source`. Key: the primary key
-//! struct (null for tables without one). A delete is followed by a tombstone
-//! (`tombstones.on.delete`); an update that changes the key becomes a delete of the old key (and
-//! tombstone) and a create of the new one. `before` is only known with `REPLICA IDENTITY FULL`
-//! (else updates have a null `before` and deletes carry the key columns only, other required
-//! columns filled with their type's zero value, as Debezium does).
+//! `before` is only known with `REPLICA IDENTITY FULL` (else updates have a null `before` and
+//! deletes carry the key columns only, other required columns filled with their type's zero
+//! value, as Debezium does).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use sluice_cdc::{Events, Marker, Op};
 use sluice_core::schema::logical;
-use sluice_core::{ChangeEvent, Data, Position, Schema, SchemaBuilder, Value};
+use sluice_core::{ChangeEvent, Position, Schema, SchemaBuilder, Value};
 use tracing::warn;
 
 use crate::catalog::Table;
 use crate::config::PgConfig;
+use crate::error::PgError;
 use crate::types::{self, Conv};
 
 /// `source.version` sluice reports.
@@ -41,7 +40,13 @@ pub struct TableSchemas {
 }
 
 impl TableSchemas {
-    pub fn build(table: Table, cfg: &PgConfig, source: &Arc<Schema>) -> TableSchemas {
+    /// Fails when a primary-key column has no mapping: a key without it could give distinct
+    /// rows one key (compaction and upserting sinks would then lose rows).
+    pub fn build(
+        table: Table,
+        cfg: &PgConfig,
+        source: &Arc<Schema>,
+    ) -> Result<TableSchemas, PgError> {
         let base = format!("{}.{}.{}", cfg.topic_prefix, table.schema, table.name);
         let mut value = SchemaBuilder::structure()
             .optional()
@@ -70,10 +75,14 @@ impl TableSchemas {
         } else {
             let mut k = SchemaBuilder::structure().name(format!("{base}.Key"));
             for pk in &table.primary_key {
-                if let Some(i) = fields.iter().position(|(n, _)| n == pk) {
-                    k = k.field(fields[i].0.clone(), Arc::clone(&fields[i].1));
-                    key_fields.push(i);
-                }
+                let Some(i) = fields.iter().position(|(n, _)| n == pk) else {
+                    return Err(PgError::Config(format!(
+                        "primary-key column {}.{pk} has a type sluice cannot map, so the table's key cannot be built; set include.unknown.datatypes=true (the column is emitted as its text in bytes), or exclude the table",
+                        table.full_name()
+                    )));
+                };
+                k = k.field(fields[i].0.clone(), Arc::clone(&fields[i].1));
+                key_fields.push(i);
             }
             Some(k.build())
         };
@@ -90,7 +99,7 @@ impl TableSchemas {
             .field("ts_us", ts())
             .field("ts_ns", ts())
             .build();
-        TableSchemas {
+        Ok(TableSchemas {
             schema_name: Arc::from(table.schema.as_str()),
             table_name: Arc::from(table.name.as_str()),
             topic: Arc::from(base.as_str()),
@@ -101,7 +110,7 @@ impl TableSchemas {
             convs,
             required,
             key_fields,
-        }
+        })
     }
 
     /// Converts one row given as text per table column (`None`: SQL NULL); columns of
@@ -191,22 +200,12 @@ pub fn source_schema() -> Arc<Schema> {
         .build()
 }
 
-/// Row operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Create,
-    Update,
-    Delete,
-    Read,
-    Truncate,
-}
-
 /// The parts of `source` that vary per event.
 #[derive(Debug, Clone)]
 pub struct SourceInfo {
     /// Commit time (streaming) or read time (snapshot), µs since the epoch.
     pub ts_us: i64,
-    pub snapshot: &'static str,
+    pub snapshot: Marker,
     pub tx_id: Option<u64>,
     pub lsn: u64,
     /// LSN of the last transaction committed before this one (`sequence[0]`).
@@ -217,7 +216,7 @@ pub struct SourceInfo {
 #[derive(Debug, Clone)]
 pub struct EventBuilder {
     pub source_schema: Arc<Schema>,
-    tombstones_on_delete: bool,
+    events: Events,
     version: Arc<str>,
     connector: Arc<str>,
     server_name: Arc<str>,
@@ -229,7 +228,7 @@ impl EventBuilder {
     pub fn new(cfg: &PgConfig) -> EventBuilder {
         EventBuilder {
             source_schema: source_schema(),
-            tombstones_on_delete: cfg.tombstones_on_delete,
+            events: Events::new(cfg.tombstones_on_delete),
             version: Arc::from(VERSION),
             connector: Arc::from("postgresql"),
             server_name: Arc::from(cfg.topic_prefix.as_str()),
@@ -250,7 +249,7 @@ impl EventBuilder {
             Value::String(Arc::clone(&self.connector)),
             Value::String(Arc::clone(&self.server_name)),
             Value::Int64(s.ts_us / 1000),
-            Value::String(Arc::from(s.snapshot)),
+            Value::String(Arc::from(s.snapshot.as_str())),
             Value::String(Arc::clone(&self.db)),
             Value::String(Arc::from(sequence)),
             Value::Int64(s.ts_us),
@@ -265,49 +264,6 @@ impl EventBuilder {
         ])
     }
 
-    fn key(&self, t: &TableSchemas, row: &[Value]) -> Option<Data> {
-        t.key.as_ref().map(|schema| {
-            Data::new(
-                Arc::clone(schema),
-                Value::Struct(t.key_fields.iter().map(|&i| row[i].clone()).collect()),
-            )
-        })
-    }
-
-    fn envelope(
-        &self,
-        t: &TableSchemas,
-        op: Op,
-        before: Value,
-        after: Value,
-        source: Value,
-    ) -> Data {
-        let ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as i64;
-        let op = match op {
-            Op::Create => "c",
-            Op::Update => "u",
-            Op::Delete => "d",
-            Op::Read => "r",
-            Op::Truncate => "t",
-        };
-        Data {
-            schema: Some(Arc::clone(&t.envelope)),
-            value: Value::Struct(vec![
-                before,
-                after,
-                source,
-                Value::Null,
-                Value::String(Arc::from(op)),
-                Value::Int64(ns / 1_000_000),
-                Value::Int64(ns / 1_000),
-                Value::Int64(ns),
-            ]),
-        }
-    }
-
     /// Appends the events of one row change.
     #[allow(clippy::too_many_arguments)]
     pub fn row_change(
@@ -320,36 +276,8 @@ impl EventBuilder {
         position: &Position,
         out: &mut Vec<ChangeEvent>,
     ) {
-        if op == Op::Update {
-            if let (Some(b), Some(a)) = (&before, &after) {
-                if t.key.is_some() && t.key_fields.iter().any(|&i| b[i] != a[i]) {
-                    self.row_change(t, Op::Delete, before.clone(), None, info, position, out);
-                    self.row_change(t, Op::Create, None, after, info, position, out);
-                    return;
-                }
-            }
-        }
-        let key_row = after.as_deref().or(before.as_deref()).unwrap_or(&[]);
-        let key = self.key(t, key_row);
-        let value = self.envelope(
-            t,
-            op,
-            before.map_or(Value::Null, Value::Struct),
-            after.map_or(Value::Null, Value::Struct),
-            self.source(t, info),
-        );
-        let event = |value| ChangeEvent {
-            topic: Arc::clone(&t.topic),
-            key: key.clone(),
-            value,
-            headers: Vec::new(),
-            position: position.clone(),
-            timestamp: None,
-        };
-        out.push(event(Some(value)));
-        if op == Op::Delete && self.tombstones_on_delete {
-            out.push(event(None));
-        }
+        self.events
+            .row_change(t, op, before, after, || self.source(t, info), position, out);
     }
 
     /// A truncate event (`op: "t"`, no key, no before/after), when `skipped.operations` lets
@@ -360,30 +288,8 @@ impl EventBuilder {
         info: &SourceInfo,
         position: &Position,
     ) -> ChangeEvent {
-        ChangeEvent {
-            topic: Arc::clone(&t.topic),
-            key: None,
-            value: Some(self.envelope(
-                t,
-                Op::Truncate,
-                Value::Null,
-                Value::Null,
-                self.source(t, info),
-            )),
-            headers: Vec::new(),
-            position: position.clone(),
-            timestamp: None,
-        }
+        self.events.truncate(t, self.source(t, info), position)
     }
 }
 
-/// Sets `source.snapshot` of an event already built.
-pub fn set_snapshot_marker(ev: &mut ChangeEvent, marker: &'static str) {
-    if let Some(Value::Struct(env)) = ev.value.as_mut().map(|d| &mut d.value) {
-        if let Some(Value::Struct(src)) = env.get_mut(2) {
-            if let Some(slot) = src.get_mut(4) {
-                *slot = Value::String(Arc::from(marker));
-            }
-        }
-    }
-}
+sluice_cdc::event_table!(TableSchemas);

@@ -12,18 +12,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sluice_core::incremental::{Incremental, Next, Signal};
+use sluice_cdc::incremental::{Incremental, Next, Signal};
 use sluice_core::{ChangeEvent, PgPosition, Position, Value};
 use sqlx::postgres::PgConnection;
 use tracing::warn;
 
 use crate::catalog::{self, quote};
 use crate::config::PgConfig;
-use crate::envelope::{Cell, Op, SourceInfo, TableSchemas};
+use crate::envelope::{Cell, SourceInfo, TableSchemas};
 use crate::error::{sql, PgError};
 use crate::pgoutput::RelColumn;
 use crate::snapshot::{copy_cells, copy_out};
 use crate::stream::Streamer;
+use sluice_cdc::{Marker, Op};
 
 /// An SQL string literal.
 fn literal(s: &str) -> String {
@@ -233,7 +234,7 @@ impl Streamer<'_> {
         for t in catalog::captured_tables(&mut self.sql, self.cfg, &self.types).await? {
             let name = t.full_name();
             if !self.signals.tables.contains_key(&name) {
-                let built = TableSchemas::build(t, self.cfg, &self.builder.source_schema);
+                let built = TableSchemas::build(t, self.cfg, &self.builder.source_schema)?;
                 self.signals.tables.insert(name.clone(), Arc::new(built));
             }
             names.push(name);
@@ -291,7 +292,7 @@ impl Streamer<'_> {
                 position.incremental = self.signals.inc.to_offset();
                 if let Some(t) = self.signals.tables.get(&table).cloned() {
                     let info = SourceInfo {
-                        snapshot: "incremental",
+                        snapshot: Marker::Incremental,
                         ..info.clone()
                     };
                     let at = Position::Postgres(position.clone());

@@ -33,9 +33,10 @@ use tracing::info;
 
 use crate::catalog::quote;
 use crate::config::PgConfig;
-use crate::envelope::{set_snapshot_marker, Cell, EventBuilder, Op, SourceInfo, TableSchemas};
+use crate::envelope::{Cell, EventBuilder, SourceInfo, TableSchemas};
 use crate::error::{sql, PgError};
 use crate::stream::send;
+use sluice_cdc::{markers, Marker, Op};
 
 /// Where the snapshot reads.
 pub struct Plan {
@@ -167,7 +168,7 @@ pub async fn run(
         let placeholder = placeholder.clone();
         let info = SourceInfo {
             ts_us,
-            snapshot: "true",
+            snapshot: Marker::True,
             tx_id: plan.tx_id,
             lsn: plan.lsn,
             last_commit: None,
@@ -253,6 +254,7 @@ pub async fn run(
                 e.position = p.clone();
             }
             send(tx, std::mem::take(&mut batch), p).await?;
+            sluice_core::failpoint::crash_point("snapshot-chunk");
         }
         before_current = Some(end_of_chunk);
     }
@@ -287,18 +289,8 @@ fn mark(
     last_in_table: bool,
     last_overall: bool,
 ) -> ChangeEvent {
-    let marker = if last_overall {
-        "last"
-    } else if first_overall {
-        "first"
-    } else if last_in_table {
-        "last_in_data_collection"
-    } else if first_in_table {
-        "first_in_data_collection"
-    } else {
-        "true"
-    };
-    set_snapshot_marker(&mut ev, marker);
+    let marker = Marker::of_row(first_overall, last_overall, first_in_table, last_in_table);
+    markers::set(&mut ev, marker);
     ev
 }
 

@@ -237,8 +237,8 @@ impl PostgresSource {
             let schemas = tables
                 .iter()
                 .cloned()
-                .map(|t| Arc::new(TableSchemas::build(t, cfg, &builder.source_schema)))
-                .collect();
+                .map(|t| TableSchemas::build(t, cfg, &builder.source_schema).map(Arc::new))
+                .collect::<Result<_, _>>()?;
             let plan = Plan {
                 tables: schemas,
                 lsn: start.lsn,
@@ -282,7 +282,10 @@ impl PostgresSource {
             .await
             .map_err(|e| PgError::Replication(e.to_string()))?;
         client.wait_started().await.map_err(|e| {
-            PgError::Fatal(format!("START_REPLICATION on slot {}: {e}", cfg.slot_name))
+            crate::error::replication(
+                &format!("START_REPLICATION on slot {}", cfg.slot_name),
+                e.to_string(),
+            )
         })?;
         let streamer = Streamer {
             cfg,
@@ -296,7 +299,8 @@ impl PostgresSource {
             signals: Default::default(),
         };
         let result = streamer.run(client, start, &tx).await;
-        if cfg.slot_drop_on_stop {
+        // only on a clean stop: after a failure the driver starts again from this slot
+        if cfg.slot_drop_on_stop && result.is_ok() {
             if let Ok(mut c) = self.connect().await {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let r = sqlx::query("SELECT pg_drop_replication_slot($1)")

@@ -15,13 +15,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
-use sluice_core::{
-    ChangeEvent, Data, PgPosition, Position, Schema, SchemaBuilder, SourceHealth, SourceMessage,
-    Value,
-};
+use sluice_core::{ChangeEvent, PgPosition, Position, SourceHealth, SourceMessage};
 use sqlx::postgres::PgConnection;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -29,11 +26,12 @@ use tracing::{debug, info, warn};
 use crate::catalog::{self, Table, Types};
 use crate::config::PgConfig;
 use crate::confirm::Confirmed;
-use crate::envelope::{Cell, EventBuilder, Op, SourceInfo, TableSchemas};
+use crate::envelope::{Cell, EventBuilder, SourceInfo, TableSchemas};
 use crate::error::PgError;
 use crate::incremental::Signals;
 use crate::pgoutput::{self, Message, RelColumn};
 use crate::types::Column;
+use sluice_cdc::{Heartbeat, Marker, Op};
 
 /// µs between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
 const PG_EPOCH_US: i64 = 946_684_800_000_000;
@@ -89,7 +87,11 @@ impl Streamer<'_> {
         let mut batch_position: Option<Position> = None;
         let mut sent_mid_txn = false;
         let mut reported = 0u64;
-        let mut heartbeat = self.cfg.heartbeat_interval.map(|i| (i, Instant::now()));
+        let mut heartbeat = Heartbeat::new(
+            self.cfg.heartbeat_interval,
+            &self.cfg.heartbeat_topic,
+            &self.cfg.topic_prefix,
+        );
         let mut last_seen = 0u64;
         info!(connector = %self.cfg.name, lsn = %Lsn(start.lsn), "streaming from the replication slot");
         self.signals = Signals::from_offset(start.incremental.as_deref());
@@ -199,7 +201,7 @@ impl Streamer<'_> {
                     };
                     let info = SourceInfo {
                         ts_us: t.commit_us,
-                        snapshot: "false",
+                        snapshot: Marker::False,
                         tx_id: Some(u64::from(t.xid)),
                         lsn: wal_start.0,
                         last_commit,
@@ -260,13 +262,12 @@ impl Streamer<'_> {
                     if txn.is_some() || !batch.is_empty() {
                         continue;
                     }
-                    if let Some((every, last)) = heartbeat.as_mut() {
-                        if last.elapsed() >= *every && wal_end.0 > complete.lsn {
-                            *last = Instant::now();
+                    if let Some(hb) = heartbeat.as_mut() {
+                        if hb.due() && wal_end.0 > complete.lsn {
                             complete.lsn = wal_end.0;
                             complete.lsn_proc = wal_end.0;
                             let p = Position::Postgres(complete.clone());
-                            let ev = self.heartbeat_event(&p);
+                            let ev = hb.emit(p.clone());
                             send(tx, vec![ev], p).await?;
                             if let Some(q) = &self.cfg.heartbeat_action_query {
                                 if let Err(e) = sqlx::raw_sql(q).execute(&mut self.sql).await {
@@ -347,7 +348,7 @@ impl Streamer<'_> {
             table,
             self.cfg,
             &self.builder.source_schema,
-        ));
+        )?);
         self.signals.relation_changed(&t);
         Ok(Some(t))
     }
@@ -417,33 +418,6 @@ impl Streamer<'_> {
                 }
             }
             Message::Relation { .. } | Message::Other(_) => {}
-        }
-    }
-
-    fn heartbeat_event(&self, position: &Position) -> ChangeEvent {
-        let key: Arc<Schema> = SchemaBuilder::structure()
-            .name("io.debezium.connector.common.ServerNameKey")
-            .field("serverName", SchemaBuilder::string().build())
-            .build();
-        let value: Arc<Schema> = SchemaBuilder::structure()
-            .name("io.debezium.connector.common.Heartbeat")
-            .field("ts_ms", SchemaBuilder::int64().build())
-            .build();
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        ChangeEvent {
-            topic: Arc::from(self.cfg.heartbeat_topic.as_str()),
-            key: Some(Data::new(
-                key,
-                Value::Struct(vec![Value::String(Arc::from(
-                    self.cfg.topic_prefix.as_str(),
-                ))]),
-            )),
-            value: Some(Data::new(value, Value::Struct(vec![Value::Int64(now_ms)]))),
-            headers: Vec::new(),
-            position: position.clone(),
-            timestamp: Some(now_ms),
         }
     }
 }

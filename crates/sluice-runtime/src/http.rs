@@ -40,12 +40,15 @@ async fn metrics_page(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
 
 async fn health(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     let connectors = m.health();
-    let up = !connectors.is_empty() && connectors.iter().all(|(_, c)| *c);
+    let up = !connectors.is_empty() && connectors.iter().all(|(_, s)| *s == "connected");
     let body = json!({
         "status": if up { "UP" } else { "DOWN" },
         "connectors": connectors
             .iter()
-            .map(|(n, c)| (n.clone(), json!({"source_connected": c})))
+            .map(|(n, s)| {
+                let connected = *s == "connected";
+                (n.clone(), json!({"source_connected": connected, "source_state": s}))
+            })
             .collect::<serde_json::Map<_, _>>(),
     });
     let status = if up {

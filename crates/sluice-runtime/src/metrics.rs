@@ -156,11 +156,11 @@ impl Metrics {
             .unwrap_or_default()
     }
 
-    /// Connector names and whether each source is connected.
-    pub fn health(&self) -> Vec<(String, bool)> {
+    /// Connector names and the state of each source ([`SourceHealth::state`]).
+    pub fn health(&self) -> Vec<(String, &'static str)> {
         self.sources
             .lock()
-            .map(|s| s.iter().map(|(n, h)| (n.clone(), h.connected())).collect())
+            .map(|s| s.iter().map(|(n, h)| (n.clone(), h.state())).collect())
             .unwrap_or_default()
     }
 

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sluice_core::failpoint::crash_point;
 use sluice_core::traits::OffsetStoreError;
 use sluice_core::{
     ErrorClass, OffsetKey, OffsetStore, Position, Retryable, Sink, SinkError, SourceError,
@@ -238,6 +239,7 @@ async fn deliver(
         let SourceMessage::Batch { events, position } = msg;
         if !events.is_empty() {
             sink.write(&events).await?;
+            crash_point("sink-written");
             stats.events += events.len() as u64;
             metrics.batch(&events);
         }
@@ -246,9 +248,12 @@ async fn deliver(
     }
     let started = Instant::now();
     sink.flush().await?;
+    crash_point("sink-durable");
     drop(sink);
     if let Some(p) = last {
+        crash_point("offset-commit");
         store.commit(&key.for_position(&p), &p)?;
+        crash_point("offset-committed");
         stats.commits += 1;
         metrics.committed(started.elapsed());
         debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
@@ -292,6 +297,7 @@ impl AsyncAcks {
             for msg in group {
                 let SourceMessage::Batch { events, position } = msg;
                 sink.write(&events).await?;
+                crash_point("sink-written");
                 stats.events += events.len() as u64;
                 stats.batches += 1;
                 self.metrics.batch(&events);
@@ -316,13 +322,16 @@ impl AsyncAcks {
             return Ok(());
         }
         let durable = sink.lock().await.durable_batches()?;
+        crash_point("sink-durable");
         let mut newest = None;
         while self.inflight.front().is_some_and(|(n, _)| *n < durable) {
             newest = self.inflight.pop_front().map(|(_, p)| p);
         }
         if let Some(p) = newest {
             let started = Instant::now();
+            crash_point("offset-commit");
             store.commit(&key.for_position(&p), &p)?;
+            crash_point("offset-committed");
             stats.commits += 1;
             self.metrics.committed(started.elapsed());
             self.last_commit = Instant::now();

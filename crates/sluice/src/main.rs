@@ -170,6 +170,8 @@ mod sinks;
 fn main() {
     let cli = Cli::parse();
     init_logs(cli.log_format);
+    // crash points for tests, off unless FAILPOINTS names them (sluice_core::failpoint)
+    let _failpoints = sluice_core::failpoint::setup();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use sluice_cdc::{drive, RetryPolicy};
 use sluice_connect::JsonConverterConfig;
-use sluice_core::{OffsetKey, Sink, SourceHealth};
+use sluice_core::{ErrorClass, OffsetKey, Sink, SourceError, SourceHealth};
 use sluice_jdbc::JdbcSource;
 use sluice_kafka::{KafkaProducer, KafkaSink};
 use sluice_mysql::MySqlSource;
@@ -272,6 +273,10 @@ pub(crate) async fn run_source(
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
+    // a log source that fails with a transient error is started again (errors.max.retries)
+    let policy = RetryPolicy::from_props(&p.config.props)
+        .map_err(|e| anyhow::anyhow!("connector {name}: {e}"))?;
+    let driver = (name.clone(), policy, Arc::clone(&health));
     let settings = PipelineSettings {
         queue_batches: p.queue_batches,
         commit_every: p.commit_every,
@@ -283,12 +288,38 @@ pub(crate) async fn run_source(
             let history = state::open_history(&p.state, &p.history)
                 .await
                 .with_context(|| format!("connector {name}: schema history"))?;
-            let source = MySqlSource::new(mysql, offset, history)
-                .health(health)
-                .exit_when_caught_up(exit_when_caught_up)
-                .max_batch(p.max_batch);
+            // the first attempt uses the history opened above (its errors are the operator's);
+            // a restarted attempt opens it again, and a failure to is transient
+            let mut first = Some(history);
+            let (state, history_file) = (p.state.clone(), p.history.clone());
+            let max_batch = p.max_batch;
+            let attempt = move |offset, tx| {
+                let first = first.take();
+                let (mysql, state, file) = (mysql.clone(), state.clone(), history_file.clone());
+                let health = Arc::clone(&health);
+                async move {
+                    let history = match first {
+                        Some(h) => h,
+                        None => state::open_history(&state, &file).await.map_err(|e| {
+                            SourceError::new(
+                                ErrorClass::Retryable,
+                                format!("schema history: {e:#}"),
+                            )
+                        })?,
+                    };
+                    MySqlSource::new(mysql, offset, history)
+                        .health(health)
+                        .exit_when_caught_up(exit_when_caught_up)
+                        .max_batch(max_batch)
+                        .run(tx)
+                        .await
+                        .map_err(SourceError::from)
+                }
+            };
             run_pipeline(
-                move |tx| source.run(tx),
+                move |tx| async move {
+                    drive(&driver.0, driver.1, driver.2, offset, tx, attempt).await
+                },
                 settings,
                 sink,
                 store.as_mut(),
@@ -321,13 +352,19 @@ pub(crate) async fn run_source(
             // the slot is confirmed up to what this store has committed
             let confirmed = sluice_postgres::Confirmed::default();
             let mut store = ConfirmingStore::new(store, confirmed.clone());
-            let source = PostgresSource::new(pg, offset, confirmed)
-                .with_context(|| format!("connector {name}"))?
-                .health(health)
-                .exit_when_caught_up(exit_when_caught_up)
-                .max_batch(p.max_batch);
+            let max_batch = p.max_batch;
+            let attempt = move |offset, tx| {
+                let source = PostgresSource::new(pg.clone(), offset, confirmed.clone()).map(|s| {
+                    s.health(Arc::clone(&health))
+                        .exit_when_caught_up(exit_when_caught_up)
+                        .max_batch(max_batch)
+                });
+                async move { source.map_err(SourceError::from)?.run(tx).await }
+            };
             run_pipeline(
-                move |tx| source.run(tx),
+                move |tx| async move {
+                    drive(&driver.0, driver.1, driver.2, offset, tx, attempt).await
+                },
                 settings,
                 sink,
                 &mut store,

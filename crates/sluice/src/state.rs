@@ -56,6 +56,7 @@ pub enum HistoryAt {
 }
 
 /// The resolved state and Kafka settings of one connector.
+#[derive(Clone)]
 pub struct State {
     pub offsets: OffsetsAt,
     pub history: HistoryAt,

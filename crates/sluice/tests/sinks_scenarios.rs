@@ -172,7 +172,7 @@ fn seed_scenario(path: Path) {
     let db = seed_db();
     let es = Search::start();
     let pg = Pg::start();
-    let broker = matches!(path, Path::Kafka).then(|| Broker::start());
+    let broker = matches!(path, Path::Kafka).then(Broker::start);
     let work = Work::new();
     let source = work.write_connector(
         "source.json",

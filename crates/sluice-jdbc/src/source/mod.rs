@@ -194,7 +194,7 @@ impl JdbcSource {
     }
 
     pub async fn run(self, tx: mpsc::Sender<SourceMessage>) -> Result<(), SourceError> {
-        self.run_inner(tx).await.map_err(|e| SourceError::of(&e))
+        self.run_inner(tx).await.map_err(SourceError::of)
     }
 
     async fn run_inner(self, tx: mpsc::Sender<SourceMessage>) -> Result<(), JdbcError> {

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod connect;
+pub mod crash;
 pub mod kafka;
 pub mod postgres;
 pub mod proxy;
 pub mod registry;
 pub mod search;
+pub mod shared;
+pub mod writer;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -214,6 +217,26 @@ impl Maria {
             .arg("stop")
             .arg(self.dir.path())
             .output();
+    }
+}
+
+impl Maria {
+    /// Starts this server again after [`Maria::stop`], on the same data directory and port
+    /// (`extra`: the options it was first started with): the server coming back after an outage.
+    pub fn start_again(&self, extra: &[&str]) {
+        let out = Command::new(repo_root().join("scripts/mariadb.sh"))
+            .arg("start")
+            .arg(self.dir.path())
+            .arg(self.port.to_string())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "MariaDB did not start again on port {}: {}",
+            self.port,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

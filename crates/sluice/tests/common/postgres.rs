@@ -93,6 +93,30 @@ impl Pg {
     }
 }
 
+impl Pg {
+    /// Shuts the server down (`pg_ctl stop -m fast`: clients, walsenders included, are
+    /// disconnected) and waits until it is gone.
+    pub fn stop(&self) {
+        stop_server("postgres.sh", self.dir.path());
+    }
+
+    /// Starts the server again after [`Pg::stop`], on the same data directory and port.
+    pub fn start_again(&self) {
+        let out = Command::new(repo_root().join("scripts/postgres.sh"))
+            .arg("start")
+            .arg(self.dir.path())
+            .arg(self.port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "PostgreSQL did not start again on port {}: {}",
+            self.port,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 impl Drop for Pg {
     fn drop(&mut self) {
         stop_server("postgres.sh", self.dir.path());

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::Value;
+use sluice_core::Value;
 
 /// Durable part of the state (stored in offsets).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

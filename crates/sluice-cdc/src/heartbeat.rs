@@ -1,11 +1,11 @@
 //! Debezium heartbeats (`heartbeat.interval.ms`): a record on `__debezium-heartbeat.<prefix>`
 //! at most once per interval, carrying the stream's current position.
 //!
-//! Why: when the captured tables are idle but the server writes binlog for others, no change
-//! event moves the offset; after a restart the connector would re-read all that binlog, and the
-//! server may purge it meanwhile. A heartbeat is an event like any other, so its position is
+//! Why: when the captured tables are idle but the server writes log for others (binlog, WAL),
+//! no change event moves the offset; after a restart the connector would re-read all that log,
+//! and the server may purge it meanwhile (or, on PostgreSQL, the slot holds WAL back). A heartbeat is an event like any other, so its position is
 //! committed once it is delivered. It is emitted only between transactions, so its position is
-//! always a clean restart point.
+//! always a clean restart point. The schemas are built once per connector.
 //!
 //! Record, as Debezium writes it: key `io.debezium.connector.common.ServerNameKey`
 //! `{serverName: <topic.prefix>}`, value `io.debezium.connector.common.Heartbeat`
@@ -14,9 +14,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice_core::{BinlogPosition, ChangeEvent, Data, Position, Schema, SchemaBuilder, Value};
+use sluice_core::{ChangeEvent, Data, Position, Schema, SchemaBuilder, Value};
 
-pub(crate) struct Heartbeat {
+/// The heartbeat of one connector.
+pub struct Heartbeat {
     interval: Duration,
     last: Instant,
     topic: Arc<str>,
@@ -27,7 +28,7 @@ pub(crate) struct Heartbeat {
 
 impl Heartbeat {
     /// `None` when heartbeats are off.
-    pub(crate) fn new(interval: Option<Duration>, topic: &str, server: &str) -> Option<Heartbeat> {
+    pub fn new(interval: Option<Duration>, topic: &str, server: &str) -> Option<Heartbeat> {
         Some(Heartbeat {
             interval: interval?,
             last: Instant::now(),
@@ -44,19 +45,23 @@ impl Heartbeat {
         })
     }
 
+    /// Whether the interval has passed since the last heartbeat.
+    pub fn due(&self) -> bool {
+        self.last.elapsed() >= self.interval
+    }
+
     /// A heartbeat record at `position` if the interval has passed since the last one.
-    pub(crate) fn poll(
-        &mut self,
-        position: impl FnOnce() -> BinlogPosition,
-    ) -> Option<ChangeEvent> {
-        if self.last.elapsed() < self.interval {
-            return None;
-        }
+    pub fn poll(&mut self, position: impl FnOnce() -> Position) -> Option<ChangeEvent> {
+        self.due().then(|| self.emit(position()))
+    }
+
+    /// A heartbeat record at `position`, now.
+    pub fn emit(&mut self, position: Position) -> ChangeEvent {
         self.last = Instant::now();
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        Some(ChangeEvent {
+        ChangeEvent {
             topic: Arc::clone(&self.topic),
             key: Some(Data::new(
                 Arc::clone(&self.key),
@@ -67,8 +72,8 @@ impl Heartbeat {
                 Value::Struct(vec![Value::Int64(now_ms)]),
             )),
             headers: Vec::new(),
-            position: Position::Binlog(position()),
+            position,
             timestamp: Some(now_ms),
-        })
+        }
     }
 }
