@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sluice_connect::transforms::headers::header_bytes;
-use sluice_core::{ChangeEvent, Data, Position, Schema, Value};
+use sluice_core::schema::logical;
+use sluice_core::{ChangeEvent, Data, Position, Schema, SchemaBuilder, Value};
 
 /// Header of the delete half of a primary-key change: the row's new key.
 pub const NEW_KEY_HEADER: &str = "__debezium.newkey";
@@ -55,6 +56,65 @@ pub trait EventTable {
     /// For each key field, its index among the value fields.
     fn key_fields(&self) -> &[usize];
     fn envelope_schema(&self) -> &Arc<Schema>;
+}
+
+/// The first fields every Debezium `source` block has, in Debezium's order: `version`,
+/// `connector`, `name`, `ts_ms`, `snapshot` (an enum of the [`Marker`](crate::Marker) strings,
+/// default `false`), `db`, `sequence`, `ts_us`, `ts_ns`. The source adds its own fields after.
+pub fn source_schema_head(name: &str) -> SchemaBuilder {
+    let s = || SchemaBuilder::string().build();
+    let oi64 = || SchemaBuilder::int64().optional().build();
+    let markers: Vec<&str> = crate::Marker::ALL.iter().map(|m| m.as_str()).collect();
+    SchemaBuilder::structure()
+        .name(name)
+        .version(1)
+        .field("version", s())
+        .field("connector", s())
+        .field("name", s())
+        .field("ts_ms", SchemaBuilder::int64().build())
+        .field(
+            "snapshot",
+            SchemaBuilder::string()
+                .optional()
+                .name(logical::ENUM)
+                .version(1)
+                .parameter("allowed", markers.join(","))
+                .default_value(Value::String(Arc::from("false")))
+                .build(),
+        )
+        .field("db", s())
+        .field("sequence", SchemaBuilder::string().optional().build())
+        .field("ts_us", oi64())
+        .field("ts_ns", oi64())
+}
+
+/// The envelope schema `<base>.Envelope` (version 2) of a table whose value schema is `value`.
+pub fn envelope_schema(base: &str, value: &Arc<Schema>, source: &Arc<Schema>) -> Arc<Schema> {
+    let ts = || SchemaBuilder::int64().optional().build();
+    SchemaBuilder::structure()
+        .name(format!("{base}.Envelope"))
+        .version(2)
+        .field("before", Arc::clone(value))
+        .field("after", Arc::clone(value))
+        .field("source", Arc::clone(source))
+        .field("transaction", transaction_schema())
+        .field("op", SchemaBuilder::string().build())
+        .field("ts_ms", ts())
+        .field("ts_us", ts())
+        .field("ts_ns", ts())
+        .build()
+}
+
+/// Debezium's transaction metadata block (`event.block`).
+fn transaction_schema() -> Arc<Schema> {
+    SchemaBuilder::structure()
+        .optional()
+        .name("event.block")
+        .version(1)
+        .field("id", SchemaBuilder::string().build())
+        .field("total_order", SchemaBuilder::int64().build())
+        .field("data_collection_order", SchemaBuilder::int64().build())
+        .build()
 }
 
 /// Implements [`EventTable`] for a table type whose fields are named `topic: Arc<str>`,

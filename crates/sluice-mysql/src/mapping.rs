@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use sluice_core::schema::logical;
-use sluice_core::{Schema, SchemaBuilder, Value};
+use sluice_core::{Schema, SchemaBuilder};
 
 use crate::config::{BigintUnsignedMode, BinaryMode, DecimalMode, MySqlConfig, TimePrecisionMode};
 use crate::error::MySqlError;
@@ -193,30 +193,7 @@ pub fn source_schema() -> Arc<Schema> {
     let s = || SchemaBuilder::string().build();
     let os = || SchemaBuilder::string().optional().build();
     let oi64 = || SchemaBuilder::int64().optional().build();
-    SchemaBuilder::structure()
-        .name("io.debezium.connector.mysql.Source")
-        .version(1)
-        .field("version", s())
-        .field("connector", s())
-        .field("name", s())
-        .field("ts_ms", SchemaBuilder::int64().build())
-        .field(
-            "snapshot",
-            SchemaBuilder::string()
-                .optional()
-                .name(logical::ENUM)
-                .version(1)
-                .parameter(
-                    "allowed",
-                    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
-                )
-                .default_value(Value::String(Arc::from("false")))
-                .build(),
-        )
-        .field("db", s())
-        .field("sequence", os())
-        .field("ts_us", oi64())
-        .field("ts_ns", oi64())
+    sluice_cdc::envelope::source_schema_head("io.debezium.connector.mysql.Source")
         .field("table", os())
         .field("server_id", SchemaBuilder::int64().build())
         .field("gtid", os())
@@ -225,18 +202,6 @@ pub fn source_schema() -> Arc<Schema> {
         .field("row", SchemaBuilder::int32().build())
         .field("thread", oi64())
         .field("query", os())
-        .build()
-}
-
-/// Debezium's transaction metadata block schema.
-fn transaction_schema() -> Arc<Schema> {
-    SchemaBuilder::structure()
-        .optional()
-        .name("event.block")
-        .version(1)
-        .field("id", SchemaBuilder::string().build())
-        .field("total_order", SchemaBuilder::int64().build())
-        .field("data_collection_order", SchemaBuilder::int64().build())
         .build()
 }
 
@@ -312,19 +277,7 @@ impl TableSchemas {
             }
             Some(k.build())
         };
-        let ts = || SchemaBuilder::int64().optional().build();
-        let envelope = SchemaBuilder::structure()
-            .name(format!("{base}.Envelope"))
-            .version(2)
-            .field("before", Arc::clone(&value))
-            .field("after", Arc::clone(&value))
-            .field("source", Arc::clone(source))
-            .field("transaction", transaction_schema())
-            .field("op", SchemaBuilder::string().build())
-            .field("ts_ms", ts())
-            .field("ts_us", ts())
-            .field("ts_ns", ts())
-            .build();
+        let envelope = sluice_cdc::envelope::envelope_schema(&base, &value, source);
         Ok(TableSchemas {
             def: def.clone(),
             db: Arc::from(id.db.as_str()),

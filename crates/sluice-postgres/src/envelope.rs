@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use sluice_cdc::{Events, Marker, Op};
-use sluice_core::schema::logical;
 use sluice_core::{ChangeEvent, Position, Schema, SchemaBuilder, Value};
 use tracing::warn;
 
@@ -86,19 +85,7 @@ impl TableSchemas {
             }
             Some(k.build())
         };
-        let ts = || SchemaBuilder::int64().optional().build();
-        let envelope = SchemaBuilder::structure()
-            .name(format!("{base}.Envelope"))
-            .version(2)
-            .field("before", Arc::clone(&value))
-            .field("after", Arc::clone(&value))
-            .field("source", Arc::clone(source))
-            .field("transaction", transaction_schema())
-            .field("op", SchemaBuilder::string().build())
-            .field("ts_ms", ts())
-            .field("ts_us", ts())
-            .field("ts_ns", ts())
-            .build();
+        let envelope = sluice_cdc::envelope::envelope_schema(&base, &value, source);
         Ok(TableSchemas {
             schema_name: Arc::from(table.schema.as_str()),
             table_name: Arc::from(table.name.as_str()),
@@ -150,46 +137,12 @@ pub enum Cell {
     Text(String),
 }
 
-fn transaction_schema() -> Arc<Schema> {
-    SchemaBuilder::structure()
-        .optional()
-        .name("event.block")
-        .version(1)
-        .field("id", SchemaBuilder::string().build())
-        .field("total_order", SchemaBuilder::int64().build())
-        .field("data_collection_order", SchemaBuilder::int64().build())
-        .build()
-}
-
 /// `io.debezium.connector.postgresql.Source`, as Debezium 3.6 writes it.
 pub fn source_schema() -> Arc<Schema> {
     let s = || SchemaBuilder::string().build();
     let os = || SchemaBuilder::string().optional().build();
     let oi64 = || SchemaBuilder::int64().optional().build();
-    SchemaBuilder::structure()
-        .name("io.debezium.connector.postgresql.Source")
-        .version(1)
-        .field("version", s())
-        .field("connector", s())
-        .field("name", s())
-        .field("ts_ms", SchemaBuilder::int64().build())
-        .field(
-            "snapshot",
-            SchemaBuilder::string()
-                .optional()
-                .name(logical::ENUM)
-                .version(1)
-                .parameter(
-                    "allowed",
-                    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
-                )
-                .default_value(Value::String(Arc::from("false")))
-                .build(),
-        )
-        .field("db", s())
-        .field("sequence", os())
-        .field("ts_us", oi64())
-        .field("ts_ns", oi64())
+    sluice_cdc::envelope::source_schema_head("io.debezium.connector.postgresql.Source")
         .field("schema", s())
         .field("table", s())
         .field("txId", oi64())

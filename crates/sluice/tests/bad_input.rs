@@ -67,10 +67,21 @@ fn configuration_errors_are_reported_before_connecting() {
 fn server_problems_name_the_fix() {
     let db = Maria::start();
     let work = Work::new();
-    // nothing listens on this port
-    let mut refused = db.connector("refused", &[]);
+    // nothing listens on this port: retried as Debezium does (errors.max.retries, without limit
+    // by default), then given up with the cause once the retries allowed are spent
+    let mut refused = db.connector(
+        "refused",
+        &[
+            ("errors.max.retries", "2"),
+            ("errors.retry.delay.initial.ms", "50"),
+        ],
+    );
     refused["config"]["database.port"] = json!("1");
-    fails_with(&work, &refused, &["cannot connect", "127.0.0.1:1"]);
+    fails_with(
+        &work,
+        &refused,
+        &["cannot connect", "127.0.0.1:1", "gave up after 3 attempts"],
+    );
 
     let mut wrong = db.connector("wrongpw", &[]);
     wrong["config"]["database.password"] = json!("not-the-password");
