@@ -17,6 +17,10 @@ use sluice_core::{Data, Value};
 
 use crate::converter::ConvertError;
 
+/// Largest `Decimal` scale read: PostgreSQL's (MySQL's is 30). A record's schema could claim
+/// any int, and rescaling a number to a scale of millions takes that many digits of memory.
+const MAX_DECIMAL_SCALE: u32 = 16_383;
+
 fn bad(message: impl Into<String>) -> ConvertError {
     ConvertError::Data(message.into())
 }
@@ -180,6 +184,11 @@ pub fn value_of(s: &Schema, j: &Json) -> Result<Value, ConvertError> {
                 .parameter("scale")
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| bad("Decimal schema without a scale parameter"))?;
+            if scale > MAX_DECIMAL_SCALE {
+                return Err(bad(format!(
+                    "Decimal scale {scale} is beyond any database's (at most {MAX_DECIMAL_SCALE})"
+                )));
+            }
             match j {
                 Json::String(t) => Value::Decimal(Decimal {
                     unscaled: base64::engine::general_purpose::STANDARD
@@ -324,6 +333,25 @@ mod tests {
             Some(&Value::Array(vec![Value::Boolean(true), Value::Null]))
         );
         assert_eq!(read(Some(b"null"), false).unwrap(), None);
+    }
+
+    #[test]
+    fn a_decimal_scale_beyond_any_database_is_an_error_not_an_allocation() {
+        let record = |scale: &str, value: &str| {
+            format!(
+                r#"{{"schema": {{"type": "bytes", "name": "org.apache.kafka.connect.data.Decimal", "parameters": {{"scale": "{scale}"}}}}, "payload": {value}}}"#
+            )
+        };
+        let e = read(Some(record("300000860", "0").as_bytes()), true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Decimal scale 300000860"), "{e}");
+        assert!(read(Some(record("300000860", "\"AA==\"").as_bytes()), true).is_err());
+        let d = read(Some(record("16383", "1").as_bytes()), true)
+            .unwrap()
+            .unwrap();
+        let Value::Decimal(d) = d.value else { panic!() };
+        assert_eq!(d.scale, 16383);
     }
 
     #[test]

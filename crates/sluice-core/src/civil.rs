@@ -27,10 +27,17 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// Years beyond any SQL date (PostgreSQL's last is 294276): refused, which keeps the day
+/// arithmetic of corrupt text far from overflowing.
+const MAX_YEAR: i64 = 10_000_000;
+
 /// `YYYY-MM-DD[ BC]…` → (days since the epoch, rest of the text).
 pub fn date(text: &str) -> Option<(i64, &str)> {
     let mut parts = text.splitn(3, '-');
     let y: i64 = parts.next()?.parse().ok()?;
+    if !(-MAX_YEAR..=MAX_YEAR).contains(&y) {
+        return None;
+    }
     let m: u32 = parts.next()?.parse().ok()?;
     let rest = parts.next()?;
     let d: u32 = rest.get(..2)?.parse().ok()?;
@@ -79,9 +86,9 @@ pub fn offset(text: &str) -> Option<i64> {
     let mut secs = 0i64;
     for (i, p) in text[1..].split(':').enumerate() {
         let v: i64 = p.parse().ok()?;
-        secs += v * [3600, 60, 1].get(i)?;
+        secs = secs.checked_add(v.checked_mul(*[3600, 60, 1].get(i)?)?)?;
     }
-    Some(sign * secs)
+    secs.checked_mul(sign)
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.f][+HH[:MM]][ BC]` → µs since the epoch (UTC when an offset is given).
@@ -100,7 +107,10 @@ pub fn timestamp(text: &str) -> Option<i64> {
     } else {
         offset(rest)?
     };
-    Some(days * 86_400_000_000 + t - off * 1_000_000)
+    // checked: a timestamp beyond i64 µs is no timestamp (corrupt text), not an overflow
+    days.checked_mul(86_400_000_000)?
+        .checked_add(t)?
+        .checked_sub(off.checked_mul(1_000_000)?)
 }
 
 /// µs since the epoch as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), the literal form SQL databases
@@ -136,5 +146,19 @@ mod tests {
             Some(1_704_164_645_000_000)
         );
         assert_eq!(format_timestamp(-1), "1969-12-31 23:59:59.999999");
+    }
+
+    #[test]
+    fn text_out_of_any_range_is_refused_not_an_overflow() {
+        assert_eq!(offset("+01111111111111111110:5:"), None);
+        assert_eq!(offset("+99999999999999999"), None);
+        assert_eq!(offset("-9223372036854775808:0:0"), None);
+        assert_eq!(date("-9223372036854775808-01-01 BC"), None);
+        assert_eq!(
+            timestamp("294276-12-31 23:59:59"),
+            None,
+            "past i64 µs since 1970"
+        );
+        assert!(timestamp("292277-01-01 00:00:00").is_some());
     }
 }

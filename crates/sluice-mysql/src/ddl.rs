@@ -348,10 +348,15 @@ fn table_id(db: &str, name: &ObjectName) -> TableId {
 /// Tables a statement sqlparser could not parse seems to touch (`ALTER/CREATE/DROP/RENAME
 /// TABLE [IF [NOT] EXISTS] name`).
 fn mentioned_tables(db: &str, sql: &str) -> Vec<TableId> {
-    let re = regex::Regex::new(
-        r"(?i)^\s*(?:/\*.*?\*/\s*)*(?:ALTER|CREATE|DROP|RENAME|TRUNCATE)\s+(?:ONLINE\s+|IGNORE\s+|OR\s+REPLACE\s+|TEMPORARY\s+)*TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?((?:`[^`]+`|[\w$]+)(?:\.(?:`[^`]+`|[\w$]+))?)",
-    );
-    let Ok(re) = re else { return Vec::new() };
+    static RE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)^\s*(?:/\*.*?\*/\s*)*(?:ALTER|CREATE|DROP|RENAME|TRUNCATE)\s+(?:ONLINE\s+|IGNORE\s+|OR\s+REPLACE\s+|TEMPORARY\s+)*TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?((?:`[^`]+`|[\w$]+)(?:\.(?:`[^`]+`|[\w$]+))?)",
+        )
+        .ok()
+    });
+    let Some(re) = RE.as_ref() else {
+        return Vec::new();
+    };
     re.captures(sql)
         .and_then(|c| c.get(1))
         .map(|m| {

@@ -150,7 +150,21 @@ pub fn decode_row(
 ) -> Result<(), String> {
     out.clear();
     out.resize(schemas.columns.len(), Value::Null);
+    if present.len() != codecs.len() {
+        return Err(format!(
+            "the rows event has {} columns, its table map {}",
+            present.len(),
+            codecs.len()
+        ));
+    }
     let n_present = present.iter().filter(|p| **p).count();
+    if n_present == 0 && !buf.is_empty() {
+        // an image of no columns takes no bytes: the caller's loop over the rows would not end
+        return Err(format!(
+            "a row image of no columns with {} bytes left in the rows event",
+            buf.len()
+        ));
+    }
     let nulls = take(buf, n_present.div_ceil(8))?;
     let mut k = 0;
     for (i, codec) in codecs.iter().enumerate() {
@@ -686,6 +700,87 @@ mod tests {
         let hms: i64 = (838 << 12) | (59 << 6) | 59;
         let b = (0x80_0000 - hms).to_be_bytes();
         assert_eq!(read_time2(&mut &b[5..8], 0).unwrap(), -3_020_399_000_000);
+    }
+
+    fn two_ints() -> (TableSchemas, Vec<ColCodec>) {
+        use crate::table::{ColumnDef, SqlType, TableDef, TableId};
+        let col = |name: &str| ColumnDef {
+            name: name.into(),
+            ty: SqlType::Int { unsigned: false },
+            nullable: false,
+            charset: None,
+        };
+        let def = TableDef {
+            id: TableId::new("app", "t"),
+            columns: vec![col("id"), col("v")],
+            primary_key: vec!["id".into()],
+        };
+        let props = [
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "cdc"),
+            ("database.server.id", "1"),
+            ("topic.prefix", "p"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = crate::MySqlConfig::from_properties("t", &props).unwrap();
+        let schemas = TableSchemas::build(&def, &cfg, &crate::mapping::source_schema()).unwrap();
+        let codecs = (0..2)
+            .map(|p| ColCodec {
+                btype: ty::LONG,
+                meta: (0, 0),
+                unsigned: false,
+                plan: Some(p),
+            })
+            .collect();
+        (schemas, codecs)
+    }
+
+    #[test]
+    fn a_row_image_decodes_its_present_columns() {
+        let (schemas, codecs) = two_ints();
+        let image = [0u8, 7, 0, 0, 0, 9, 0, 0, 0];
+        let mut buf = &image[..];
+        let mut out = Vec::new();
+        decode_row(&mut buf, &codecs, &[true, true], &schemas, &mut out).unwrap();
+        assert_eq!(out, [Value::Int32(7), Value::Int32(9)]);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_rows_event_with_fewer_columns_than_its_table_map_is_an_error_not_a_panic() {
+        let (schemas, codecs) = two_ints();
+        let image = [0u8, 7, 0, 0, 0];
+        let e =
+            decode_row(&mut &image[..], &codecs, &[true], &schemas, &mut Vec::new()).unwrap_err();
+        assert!(e.contains("1 columns, its table map 2"), "{e}");
+    }
+
+    #[test]
+    fn a_row_image_of_no_columns_with_bytes_left_is_an_error_not_an_endless_loop() {
+        // the rows loop decodes images while bytes are left: an image that takes none
+        // would never end it
+        let (schemas, codecs) = two_ints();
+        let image = [1u8, 2, 3];
+        let e = decode_row(
+            &mut &image[..],
+            &codecs,
+            &[false, false],
+            &schemas,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(e.contains("no columns"), "{e}");
+        // at the end of the event an empty after image is fine
+        decode_row(
+            &mut &[][..],
+            &codecs,
+            &[false, false],
+            &schemas,
+            &mut Vec::new(),
+        )
+        .unwrap();
     }
 
     proptest! {

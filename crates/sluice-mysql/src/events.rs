@@ -166,8 +166,11 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>, String> {
     let len = data[1..=len_bytes]
         .iter()
         .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-    let mut out = Vec::with_capacity(len);
+    // The header's length is checked, not trusted for memory: zlib expands at most ~1032:1,
+    // and the output stops one byte past the length (a stream that inflates further is corrupt).
+    let mut out = Vec::with_capacity(len.min(data.len().saturating_mul(1032)));
     flate2::read::ZlibDecoder::new(&data[1 + len_bytes..])
+        .take(len as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("zlib: {e}"))?;
     if out.len() != len {
@@ -354,6 +357,29 @@ mod tests {
         assert!(decompress(&[0x12, 0])
             .unwrap_err()
             .contains("log_bin_compress"));
+    }
+
+    #[test]
+    fn a_compressed_length_beyond_the_payload_is_an_error_not_an_allocation() {
+        let raw = b"row images".repeat(100);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&raw).unwrap();
+        let stream = z.finish().unwrap();
+        // 4 GiB claimed for a few bytes: no 4 GiB buffer, a length mismatch
+        let mut data = vec![0x84, 0xff, 0xff, 0xff, 0xff];
+        data.extend(&stream);
+        let e = decompress(&data).unwrap_err();
+        assert!(e.contains("header says 4294967295"), "{e}");
+        // less claimed than the stream holds: inflating stops right past the claim
+        let mut data = vec![0x81, 10];
+        data.extend(&stream);
+        let e = decompress(&data).unwrap_err();
+        assert!(e.contains("decompressed 11 bytes, header says 10"), "{e}");
+        // and the rows event carrying it says so
+        let mut body = vec![1, 0, 0, 0, 0, 0, 0, 0, 1, 0xff];
+        body.extend([0x84, 0xff, 0xff, 0xff, 0xff]);
+        body.extend(&stream);
+        assert!(RowsEvent::parse(166, &body).is_err());
     }
 
     #[test]

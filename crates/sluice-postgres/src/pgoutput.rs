@@ -169,7 +169,8 @@ pub fn decode(data: &[u8]) -> Result<Message, String> {
         b'T' => {
             let n = r.i32()?.max(0) as usize;
             let _options = r.u8()?;
-            let mut rels = Vec::with_capacity(n);
+            // the count is not trusted for memory: each relation id takes 4 bytes of the message
+            let mut rels = Vec::with_capacity(n.min(r.b.len().saturating_sub(r.at) / 4));
             for _ in 0..n {
                 rels.push(r.i32()? as u32);
             }
@@ -241,6 +242,27 @@ mod tests {
         assert!(
             decode(&upd[..upd.len() - 3]).is_err(),
             "truncated input is an error"
+        );
+    }
+
+    #[test]
+    fn a_truncate_claiming_two_billion_relations_is_an_error_not_an_allocation() {
+        let mut t = vec![b'T'];
+        t.extend_from_slice(&i32::MAX.to_be_bytes());
+        t.push(0);
+        t.extend_from_slice(&16384i32.to_be_bytes());
+        let e = decode(&t).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        let mut t = vec![b'T'];
+        t.extend_from_slice(&2i32.to_be_bytes());
+        t.push(0);
+        t.extend_from_slice(&16384i32.to_be_bytes());
+        t.extend_from_slice(&16385i32.to_be_bytes());
+        assert_eq!(
+            decode(&t).unwrap(),
+            Message::Truncate {
+                rels: vec![16384, 16385]
+            }
         );
     }
 }

@@ -437,7 +437,11 @@ pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
             let (t, rest) = split_time(text).ok_or_else(|| bad("timetz", text))?;
             let off = offset(rest).ok_or_else(|| bad("timetz", text))?;
             let day = 86_400_000_000i64;
-            let utc = (t - off * 1_000_000).rem_euclid(day);
+            let utc = off
+                .checked_mul(1_000_000)
+                .and_then(|o| t.checked_sub(o))
+                .ok_or_else(|| bad("timetz", text))?
+                .rem_euclid(day);
             Value::String(format!("{}Z", clock(utc, None)).into())
         }
         Conv::TimestampMillis => Value::Int64(
@@ -455,9 +459,13 @@ pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
         Conv::Interval(mode) => {
             let (months, days, micros) = interval(text).ok_or_else(|| bad("interval", text))?;
             match mode {
-                IntervalMode::Numeric => {
-                    Value::Int64((months * 2_629_800 + days * 86_400) * 1_000_000 + micros)
-                }
+                IntervalMode::Numeric => Value::Int64(
+                    months
+                        .checked_mul(2_629_800)
+                        .and_then(|s| s.checked_add(days.checked_mul(86_400)?))
+                        .and_then(|s| s.checked_mul(1_000_000)?.checked_add(micros))
+                        .ok_or_else(|| bad("interval", text))?,
+                ),
                 IntervalMode::String => Value::String(iso_interval(months, days, micros).into()),
             }
         }
@@ -496,13 +504,14 @@ pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
 
 /// `\x0a1b…` → bytes.
 fn bytea(text: &str) -> Option<Vec<u8>> {
-    let hex = text.strip_prefix("\\x")?;
+    let hex = text.strip_prefix("\\x")?.as_bytes();
     if hex.len() % 2 != 0 {
         return None;
     }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+    // by bytes: a multi-byte character in corrupt input is no digit (and no slicing panic)
+    let digit = |b: u8| char::from(b).to_digit(16);
+    hex.chunks(2)
+        .map(|p| Some(((digit(p[0])? << 4) | digit(p[1])?) as u8))
         .collect()
 }
 
@@ -577,13 +586,15 @@ fn interval(text: &str) -> Option<(i64, i64, i64)> {
             '0'..='9' | '.' | '-' | '+' => num.push(c),
             unit => {
                 let v = std::mem::take(&mut num);
+                // checked: an interval beyond i64 microseconds is no interval (corrupt input)
+                let n = |scale: i64| v.parse::<i64>().ok()?.checked_mul(scale);
                 match (in_time, unit) {
-                    (false, 'Y') => months += v.parse::<i64>().ok()? * 12,
-                    (false, 'M') => months += v.parse::<i64>().ok()?,
-                    (false, 'W') => days += v.parse::<i64>().ok()? * 7,
-                    (false, 'D') => days += v.parse::<i64>().ok()?,
-                    (true, 'H') => micros += v.parse::<i64>().ok()? * 3_600_000_000,
-                    (true, 'M') => micros += v.parse::<i64>().ok()? * 60_000_000,
+                    (false, 'Y') => months = months.checked_add(n(12)?)?,
+                    (false, 'M') => months = months.checked_add(n(1)?)?,
+                    (false, 'W') => days = days.checked_add(n(7)?)?,
+                    (false, 'D') => days = days.checked_add(n(1)?)?,
+                    (true, 'H') => micros = micros.checked_add(n(3_600_000_000)?)?,
+                    (true, 'M') => micros = micros.checked_add(n(60_000_000)?)?,
                     (true, 'S') => {
                         let neg = v.starts_with('-');
                         let (i, f) = v
@@ -594,8 +605,12 @@ fn interval(text: &str) -> Option<(i64, i64, i64)> {
                         while f6.len() < 6 {
                             f6.push('0');
                         }
-                        let us = i.parse::<i64>().ok()? * 1_000_000 + f6.parse::<i64>().ok()?;
-                        micros += if neg { -us } else { us };
+                        let us = i
+                            .parse::<i64>()
+                            .ok()?
+                            .checked_mul(1_000_000)?
+                            .checked_add(f6.parse::<i64>().ok()?)?;
+                        micros = micros.checked_add(if neg { -us } else { us })?;
                     }
                     _ => return None,
                 }
@@ -746,6 +761,36 @@ mod tests {
         );
         assert_eq!(array("{}").unwrap(), Vec::<Option<String>>::new());
         assert_eq!(bytea("\\x00ff10").unwrap(), vec![0, 255, 16]);
+    }
+
+    #[test]
+    fn a_bytea_with_a_multibyte_character_is_an_error_not_a_panic() {
+        let e = decode(&Conv::Bytes(BinaryMode::Bytes), "\\x76465\u{325}(").unwrap_err();
+        assert!(e.contains("bytea"), "{e}");
+        assert!(bytea("\\xa\u{e9}b").is_none());
+    }
+
+    #[test]
+    fn an_interval_beyond_i64_microseconds_is_an_error_not_a_panic() {
+        for mode in [IntervalMode::Numeric, IntervalMode::String] {
+            let c = Conv::Interval(mode);
+            assert!(decode(&c, "PT2562047788015216H").is_err());
+            assert!(decode(&c, "P-1Y4660T44660T46H70---626H70---62.5S").is_err());
+        }
+        // fits as months, not as microseconds
+        assert!(decode(&Conv::Interval(IntervalMode::Numeric), "P100000000000M").is_err());
+        assert!(decode(&Conv::Interval(IntervalMode::String), "P100000000000M").is_ok());
+    }
+
+    #[test]
+    fn a_zone_offset_beyond_range_is_an_error_not_a_panic() {
+        let e = decode(&Conv::TimeTz, "12:00:00.5+01111111111111111110:5:").unwrap_err();
+        assert!(e.contains("timetz"), "{e}");
+        assert!(decode(
+            &Conv::TimestampTz(6),
+            "2024-01-01 12:00:00+99999999999999999"
+        )
+        .is_err());
     }
 
     #[test]

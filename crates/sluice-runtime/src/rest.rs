@@ -239,8 +239,10 @@ async fn list(State(app): State<App>, RawQuery(raw): RawQuery) -> Response {
     reply(StatusCode::OK, Json::Object(out))
 }
 
-/// A config object of string values (numbers and booleans are taken as their text).
-fn config_map(j: &Json) -> Result<BTreeMap<String, String>, String> {
+/// A config object of string values (numbers and booleans are taken as their text). Public for
+/// the fuzz target of request bodies (fuzz/).
+#[doc(hidden)]
+pub fn config_map(j: &Json) -> Result<BTreeMap<String, String>, String> {
     let o = j
         .as_object()
         .ok_or("the connector config must be a JSON object")?;

@@ -156,6 +156,36 @@ fn write(s: &Schema, v: &Value, out: &mut Vec<u8>) -> Result<(), ConvertError> {
     Ok(())
 }
 
+/// Splits Confluent's wire format: magic byte `0`, the writer schema's id (4 bytes,
+/// big-endian), then the Avro binary datum.
+pub fn split_frame(bytes: &[u8]) -> Result<(u32, &[u8]), ConvertError> {
+    match bytes {
+        [0, a, b, c, d, datum @ ..] => Ok((u32::from_be_bytes([*a, *b, *c, *d]), datum)),
+        _ => Err(ConvertError::Data(
+            "Unknown magic byte: the record is not in Confluent's Avro wire format".into(),
+        )),
+    }
+}
+
+/// Decodes one datum written with `writer` (registry id `id`, for the error) and maps it onto
+/// `connect`, the Connect schema of the same schema text.
+pub fn decode(
+    writer: &apache_avro::Schema,
+    connect: &Schema,
+    id: u32,
+    mut datum: &[u8],
+) -> Result<Value, ConvertError> {
+    let v = apache_avro::reader::datum::GenericDatumReader::builder(writer)
+        .build()
+        .and_then(|r| r.read_value(&mut datum))
+        .map_err(|e| {
+            ConvertError::Data(format!(
+                "the record does not decode with schema id {id}: {e}"
+            ))
+        })?;
+    to_connect(connect, v)
+}
+
 /// Maps a value `apache-avro` decoded onto the Connect schema of its writer schema.
 pub fn to_connect(s: &Schema, v: Avro) -> Result<Value, ConvertError> {
     let wrong = |v: &Avro| {

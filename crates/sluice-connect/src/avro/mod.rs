@@ -330,23 +330,9 @@ impl Converter for AvroConverter {
         bytes: Option<&[u8]>,
     ) -> Result<Option<Data>, ConvertError> {
         let Some(b) = bytes else { return Ok(None) };
-        if b.len() < 5 || b[0] != 0 {
-            return Err(ConvertError::Data(
-                "Unknown magic byte: the record is not in Confluent's Avro wire format".into(),
-            ));
-        }
-        let id = u32::from_be_bytes([b[1], b[2], b[3], b[4]]);
+        let (id, datum) = binary::split_frame(b)?;
         let w = self.writer(id)?;
-        let mut datum = &b[5..];
-        let v = apache_avro::reader::datum::GenericDatumReader::builder(&w.avro)
-            .build()
-            .and_then(|r| r.read_value(&mut datum))
-            .map_err(|e| {
-                ConvertError::Data(format!(
-                    "the record does not decode with schema id {id}: {e}"
-                ))
-            })?;
-        let value = binary::to_connect(&w.connect, v)?;
+        let value = binary::decode(&w.avro, &w.connect, id, datum)?;
         Ok(Some(Data::new(Arc::clone(&w.connect), value)))
     }
 }
