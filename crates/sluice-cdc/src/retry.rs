@@ -77,12 +77,7 @@ impl RetryPolicy {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_core::props::from_pairs as props;
 
     #[test]
     fn defaults_are_debeziums_retry_without_limit() {

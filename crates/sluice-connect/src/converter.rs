@@ -344,12 +344,7 @@ pub fn for_connector(
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_core::props::from_pairs as props;
 
     #[test]
     fn connector_settings_override_the_workers() {

@@ -52,16 +52,19 @@ pub fn choice<T: Copy>(
         })
 }
 
+/// Properties from `(key, value)` pairs (tests and examples).
+pub fn from_pairs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::from_pairs as props;
 
     #[test]
     fn values_read_with_defaults_and_named_mistakes() {

@@ -283,12 +283,7 @@ impl MySqlConfig {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_core::props::from_pairs as props;
 
     fn minimal() -> Vec<(&'static str, &'static str)> {
         vec![

@@ -362,12 +362,7 @@ impl ErrantReporter for ErrorHandler {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_core::props::from_pairs as props;
 
     #[test]
     fn defaults_are_connects_and_mistakes_are_named() {

@@ -1,7 +1,6 @@
 //! The Avro mapping against what Confluent's `AvroData` produces for Debezium's schemas, and
 //! binary data against `apache-avro`'s reader.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sluice_core::decimal::Decimal;
@@ -248,12 +247,7 @@ fn avro_schemas_not_from_connect_are_read_too() {
     );
 }
 
-fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use sluice_core::props::from_pairs as props;
 
 #[test]
 fn settings_read_as_confluent_names_them() {

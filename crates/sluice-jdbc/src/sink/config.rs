@@ -163,12 +163,7 @@ impl JdbcSinkConfig {
 mod tests {
     use super::*;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use sluice_core::props::from_pairs as props;
 
     #[test]
     fn debezium_and_confluent_names_mean_the_same() {
