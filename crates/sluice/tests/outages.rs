@@ -216,6 +216,34 @@ fn assert_nothing_lost(lines: &[Value], table: &BTreeMap<i64, i64>, log: &str) -
 
 /// MariaDB: stopped while sluice streams and the writer writes, kept down for [`OUTAGE`] while
 /// sluice must keep running, started again on its data directory and port.
+/// After the server `what` came back at `back`: sluice, still running, catches up with `table`
+/// without losing a row, and stops cleanly.
+fn converges_after_the_outage(
+    run: &mut Run,
+    work: &Work,
+    table: &BTreeMap<i64, i64>,
+    what: &str,
+    back: Instant,
+) {
+    let caught_up = run.wait_running(
+        Duration::from_secs(90),
+        &format!("after {what} is back"),
+        || state(&work.lines("out.jsonl")) == *table,
+    );
+    eprintln!(
+        "caught up: {caught_up}, {:.1?} after {what} came back",
+        back.elapsed()
+    );
+    let repeated = assert_nothing_lost(&work.lines("out.jsonl"), table, &run.log_tail());
+    assert!(caught_up);
+    assert!(
+        run.stop("-TERM").success(),
+        "clean stop\n{}",
+        run.log_tail()
+    );
+    eprintln!("after the outage: {repeated} rows repeated");
+}
+
 #[test]
 fn mariadb_down_for_100_seconds_then_back_loses_nothing() {
     let db = Maria::start();
@@ -249,21 +277,7 @@ fn mariadb_down_for_100_seconds_then_back_loses_nothing() {
     );
     writer.finish();
     let table = common::table_state(&db, "app.t");
-    let caught_up = run.wait_running(Duration::from_secs(90), "after MariaDB is back", || {
-        state(&work.lines("out.jsonl")) == table
-    });
-    eprintln!(
-        "caught up: {caught_up}, {:.1?} after MariaDB came back",
-        back.elapsed()
-    );
-    let repeated = assert_nothing_lost(&work.lines("out.jsonl"), &table, &run.log_tail());
-    assert!(caught_up);
-    assert!(
-        run.stop("-TERM").success(),
-        "clean stop\n{}",
-        run.log_tail()
-    );
-    eprintln!("after the outage: {repeated} rows repeated");
+    converges_after_the_outage(&mut run, &work, &table, "MariaDB", back);
 }
 
 /// PostgreSQL: the same outage (`pg_ctl stop -m fast`, 100 s, start again).
@@ -299,21 +313,7 @@ fn postgres_down_for_100_seconds_then_back_loses_nothing() {
     );
     writer.finish();
     let table = pg_table(&pg);
-    let caught_up = run.wait_running(Duration::from_secs(90), "after PostgreSQL is back", || {
-        state(&work.lines("out.jsonl")) == table
-    });
-    eprintln!(
-        "caught up: {caught_up}, {:.1?} after PostgreSQL came back",
-        back.elapsed()
-    );
-    let repeated = assert_nothing_lost(&work.lines("out.jsonl"), &table, &run.log_tail());
-    assert!(caught_up);
-    assert!(
-        run.stop("-TERM").success(),
-        "clean stop\n{}",
-        run.log_tail()
-    );
-    eprintln!("after the outage: {repeated} rows repeated");
+    converges_after_the_outage(&mut run, &work, &table, "PostgreSQL", back);
 }
 
 /// The pid of the walsender serving `slot`, if one is.
