@@ -92,17 +92,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_core::{BinlogPosition, ErrorClass, Position};
+    use sluice_core::test_util::at;
+    use sluice_core::ErrorClass;
     use std::sync::Mutex;
     use std::time::Duration;
-
-    fn at(pos: u64) -> Position {
-        Position::Binlog(BinlogPosition {
-            file: "bin.000001".into(),
-            pos,
-            ..Default::default()
-        })
-    }
 
     fn batch(pos: u64) -> SourceMessage {
         SourceMessage::Batch {
@@ -116,7 +109,7 @@ mod tests {
     }
 
     fn pos_of(offset: &Option<Json>) -> Option<u64> {
-        offset.as_ref().and_then(|o| o["pos"].as_u64())
+        offset.as_ref().and_then(|o| o["seq"].as_u64())
     }
 
     #[tokio::test(start_paused = true)]

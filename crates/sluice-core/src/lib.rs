@@ -4,7 +4,7 @@
 //!   because Debezium events are Connect records and converters must reproduce Connect's output.
 //! * [`event`]: a [`ChangeEvent`] is one Connect record (topic, key, value) plus the typed
 //!   [`Position`] it came from.
-//! * [`position`]: typed source positions and their Debezium offset JSON encoding.
+//! * [`position`]: positions (each source brings its own type) and their Connect offset JSON.
 //! * [`traits`]: the `Sink` and `OffsetStore` contracts the runtime drives.
 //! * [`error`]: the retryable/fatal split every error in the workspace follows.
 //! * [`failpoint`]: named crash points tests switch on (`FAILPOINTS`).
@@ -22,6 +22,8 @@ pub mod modes;
 pub mod position;
 pub mod props;
 pub mod schema;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 pub mod traits;
 pub mod value;
 
@@ -31,7 +33,7 @@ pub use event::{ChangeEvent, Data};
 pub use health::{SnapshotStatus, SourceHealth};
 pub use history::{FileHistoryStore, HistoryStoreError, SchemaHistoryStore};
 pub use position::{
-    BinlogPosition, JdbcPosition, KafkaPosition, OffsetKey, PgPosition, Position, SnapshotProgress,
+    KafkaPosition, OffsetKey, Position, SnapshotProgress, SourceOffset, SourcePosition,
 };
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType};
 pub use traits::{OffsetStore, Sink, SinkError, SourceError, SourceMessage};

@@ -1,25 +1,26 @@
-//! Typed source positions and their Debezium/Kafka Connect offset encoding.
+//! Typed positions and their Kafka Connect offset encoding.
 //!
-//! A position attached to an event means "to continue *after* this event, restart here". For the
-//! binlog that is Debezium's restart position: the binlog coordinates of the start of the current
-//! transaction (`file`, `pos`), how many events of that transaction were already fully handled
-//! (`event`) and how many rows of the next rows event (`row`). `gtids` is the GTID set executed
-//! *before* the current transaction. The JSON form is exactly the map Debezium's MySQL connector
-//! stores (`file, pos, event, row, server_id, gtids, ts_sec`), under the key
-//! `["<connector name>", {"server": "<topic.prefix>"}]`, so offsets move between the two tools.
+//! A position attached to an event means "to continue *after* this event, restart here". Each
+//! source defines its own position type (the binlog's in `sluice-mysql`, the WAL's in
+//! `sluice-postgres`, a query source's in `sluice-jdbc`) and implements [`SourceOffset`] for it:
+//! its offset JSON is exactly the map Debezium (or Confluent's JDBC source) stores, under the key
+//! `["<connector name>", {"server": "<topic.prefix>"}]` ([`OffsetKey`]), so offsets move between
+//! the tools. Core carries such a position ([`Position::Source`]) without knowing which source
+//! made it; the source reads its own type back with [`Position::source_as`].
+//!
+//! Sink connectors read Kafka, so their positions ([`KafkaPosition`]) are known here.
 
+use std::any::Any;
+use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value as Json};
 
-/// Where a connector's source is.
+/// Where a connector is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position {
-    Binlog(BinlogPosition),
-    /// A PostgreSQL logical replication position ([`PgPosition`]).
-    Postgres(PgPosition),
-    /// A query-based source's position in one table ([`JdbcPosition`]).
-    Jdbc(JdbcPosition),
+    /// A source connector's position, of the source's own type.
+    Source(SourcePosition),
     /// A record read from Kafka (sink connectors): committed to the consumer group, not to an
     /// offset store.
     Kafka(KafkaPosition),
@@ -38,32 +39,103 @@ pub struct KafkaPosition {
     pub offset: i64,
 }
 
-/// A MySQL/MariaDB binlog restart position.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BinlogPosition {
-    pub file: Arc<str>,
-    pub pos: u64,
-    /// Events of the transaction starting at `pos` already handled.
-    pub event: u64,
-    /// Rows of the next rows event already handled.
-    pub row: u64,
-    pub server_id: u32,
-    /// GTID set executed before the transaction at `pos` (MariaDB `D-S-N,…` or MySQL `uuid:1-5,…`).
-    pub gtids: Option<Arc<str>>,
-    /// Commit time (seconds since the epoch) of the last event handled.
-    pub ts_sec: u64,
-    /// True while an initial snapshot is in progress.
-    pub snapshot: bool,
-    /// While a snapshot is in progress: how far it has durably got.
-    pub snapshot_progress: Option<SnapshotProgress>,
-    /// State of an incremental (signal-triggered) snapshot in progress, owned by the source
-    /// (stored as `incremental_snapshot` in the offset map).
-    pub incremental: Option<Arc<Json>>,
+/// What a source's position type tells the runtime.
+pub trait SourceOffset: fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The offset map Connect stores for this position.
+    fn to_offset_json(&self) -> Json;
+
+    /// A number that never decreases along the source's stream, for versioning writes in a
+    /// destination (an Elasticsearch external version); `None` when the source has none.
+    fn version(&self) -> Option<u64> {
+        None
+    }
+
+    /// The Connect source partition (JSON text) when the source keeps one offset per table
+    /// (Connect's JDBC source); `None` for the connector's single `{"server": …}` partition.
+    fn partition(&self) -> Option<&str> {
+        None
+    }
+
+    /// When the last event handled was committed in the source database (seconds since the
+    /// epoch), for the lag metrics; `None` when unknown.
+    fn event_time_sec(&self) -> Option<u64> {
+        None
+    }
 }
+
+/// The object-safe face of [`SourceOffset`], comparison and downcasting included.
+trait DynOffset: fmt::Debug + Send + Sync {
+    fn to_offset_json(&self) -> Json;
+    fn version(&self) -> Option<u64>;
+    fn partition(&self) -> Option<&str>;
+    fn event_time_sec(&self) -> Option<u64>;
+    fn as_any(&self) -> &dyn Any;
+    fn same(&self, other: &dyn DynOffset) -> bool;
+}
+
+impl<T: SourceOffset> DynOffset for T {
+    fn to_offset_json(&self) -> Json {
+        SourceOffset::to_offset_json(self)
+    }
+    fn version(&self) -> Option<u64> {
+        SourceOffset::version(self)
+    }
+    fn partition(&self) -> Option<&str> {
+        SourceOffset::partition(self)
+    }
+    fn event_time_sec(&self) -> Option<u64> {
+        SourceOffset::event_time_sec(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn same(&self, other: &dyn DynOffset) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+}
+
+/// A source's position, shared (not copied) by the events and batches that carry it.
+#[derive(Debug, Clone)]
+pub struct SourcePosition(Arc<dyn DynOffset>);
+
+impl SourcePosition {
+    pub fn new<T: SourceOffset>(position: T) -> SourcePosition {
+        SourcePosition(Arc::new(position))
+    }
+
+    /// The position as the source's own type, if it is one.
+    pub fn downcast_ref<T: SourceOffset>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
+
+    pub fn to_offset_json(&self) -> Json {
+        self.0.to_offset_json()
+    }
+
+    pub fn version(&self) -> Option<u64> {
+        self.0.version()
+    }
+
+    pub fn partition(&self) -> Option<&str> {
+        self.0.partition()
+    }
+
+    pub fn event_time_sec(&self) -> Option<u64> {
+        self.0.event_time_sec()
+    }
+}
+
+impl PartialEq for SourcePosition {
+    fn eq(&self, other: &SourcePosition) -> bool {
+        self.0.same(other.0.as_ref())
+    }
+}
+
+impl Eq for SourcePosition {}
 
 /// Snapshot progress: every row of the tables before `table` (in capture order), and of `table`
 /// up to and including primary key `key`, has been delivered durably. `key` holds SQL literals
-/// of the key columns, in key order. Stored as sluice's extension fields of the offset map
+/// of the key columns, in key order. Log sources store it as sluice's extension fields of the offset map
 /// (`snapshot_table`, `snapshot_key`); Debezium ignores them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotProgress {
@@ -72,8 +144,14 @@ pub struct SnapshotProgress {
 }
 
 impl SnapshotProgress {
+    /// Writes the `snapshot_table` / `snapshot_key` fields into an offset map.
+    pub fn write_to(&self, m: &mut Map<String, Json>) {
+        m.insert("snapshot_table".into(), json!(self.table.as_ref()));
+        m.insert("snapshot_key".into(), json!(self.key.as_ref()));
+    }
+
     /// The `snapshot_table` / `snapshot_key` fields of an offset map, if present.
-    fn from_offset_map(o: &Map<String, Json>) -> Result<Option<SnapshotProgress>, String> {
+    pub fn from_offset_map(o: &Map<String, Json>) -> Result<Option<SnapshotProgress>, String> {
         match (
             o.get("snapshot_table").and_then(Json::as_str),
             o.get("snapshot_key"),
@@ -95,199 +173,31 @@ impl SnapshotProgress {
     }
 }
 
-impl BinlogPosition {
-    /// Debezium's offset map (keys in the order Debezium documents them; zero `event`/`row` and
-    /// absent `gtids` are omitted, as Debezium does).
-    pub fn to_offset_json(&self) -> Json {
-        let mut m = Map::new();
-        m.insert("file".into(), json!(self.file.as_ref()));
-        m.insert("pos".into(), json!(self.pos));
-        if self.event != 0 {
-            m.insert("event".into(), json!(self.event));
-        }
-        if self.row != 0 {
-            m.insert("row".into(), json!(self.row));
-        }
-        if self.server_id != 0 {
-            m.insert("server_id".into(), json!(self.server_id));
-        }
-        if let Some(g) = &self.gtids {
-            m.insert("gtids".into(), json!(g.as_ref()));
-        }
-        m.insert("ts_sec".into(), json!(self.ts_sec));
-        if self.snapshot {
-            m.insert("snapshot".into(), json!(true));
-        }
-        if let Some(p) = &self.snapshot_progress {
-            m.insert("snapshot_table".into(), json!(p.table.as_ref()));
-            m.insert("snapshot_key".into(), json!(p.key.as_ref()));
-        }
-        if let Some(i) = &self.incremental {
-            m.insert("incremental_snapshot".into(), i.as_ref().clone());
-        }
-        Json::Object(m)
-    }
-
-    /// Reads Debezium's offset map. Numbers may be JSON numbers or strings (hand-edited offsets).
-    pub fn from_offset_json(v: &Json) -> Result<BinlogPosition, String> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| "binlog offset must be a JSON object".to_string())?;
-        let file = o
-            .get("file")
-            .and_then(Json::as_str)
-            .ok_or_else(|| "binlog offset has no \"file\"".to_string())?;
-        let num = |k: &str| -> Result<u64, String> {
-            match o.get(k) {
-                None | Some(Json::Null) => Ok(0),
-                Some(Json::Number(n)) => n
-                    .as_u64()
-                    .ok_or_else(|| format!("offset field \"{k}\" is not a non-negative integer")),
-                Some(Json::String(s)) => s
-                    .parse()
-                    .map_err(|_| format!("offset field \"{k}\" is not an integer: {s:?}")),
-                Some(_) => Err(format!("offset field \"{k}\" is not an integer")),
-            }
-        };
-        if !o.contains_key("pos") {
-            return Err("binlog offset has no \"pos\"".into());
-        }
-        let snapshot = match o.get("snapshot") {
-            Some(Json::Bool(b)) => *b,
-            Some(Json::String(s)) => s == "true",
-            _ => false,
-        };
-        Ok(BinlogPosition {
-            file: file.into(),
-            pos: num("pos")?,
-            event: num("event")?,
-            row: num("row")?,
-            server_id: u32::try_from(num("server_id")?)
-                .map_err(|_| "offset field \"server_id\" is out of range".to_string())?,
-            gtids: o
-                .get("gtids")
-                .and_then(Json::as_str)
-                .filter(|s| !s.is_empty())
-                .map(Arc::from),
-            ts_sec: num("ts_sec")?,
-            snapshot,
-            snapshot_progress: SnapshotProgress::from_offset_map(o)?,
-            incremental: o
-                .get("incremental_snapshot")
-                .filter(|v| v.is_object())
-                .map(|v| Arc::new(v.clone())),
-        })
-    }
-}
-
-/// A PostgreSQL logical replication restart position.
-///
-/// The JSON form is Debezium's Postgres offset (`lsn`, `txId`, `ts_usec`, `lsn_proc`,
-/// `lsn_commit`, `snapshot`, `last_snapshot_record`) plus sluice's `event` field. Meaning, as
-/// sluice uses it:
-/// * `lsn` — where streaming restarts and what may be confirmed to the slot as flushed: the end
-///   of the last transaction every event of which is delivered (or the slot's consistent point
-///   after a snapshot). Everything the server sends from there on is wanted again.
-/// * `lsn_commit` — the commit LSN of the transaction the last delivered event belongs to, and
-///   `event` how many change events of that transaction were delivered (0: the transaction is
-///   complete). A restart skips those events of the transaction with that commit LSN.
-/// * `lsn_proc` — the LSN of the last delivered change.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PgPosition {
-    pub lsn: u64,
-    pub lsn_proc: u64,
-    pub lsn_commit: u64,
-    pub event: u64,
-    pub tx_id: Option<u64>,
-    /// Commit time of the last transaction handled (µs since the epoch).
-    pub ts_usec: i64,
-    /// True while an initial snapshot is in progress.
-    pub snapshot: bool,
-    /// While a snapshot is in progress: how far it has durably got, and the exported snapshot
-    /// it reads (reused after a restart while the slot's creating session still holds it).
-    pub snapshot_progress: Option<SnapshotProgress>,
-    /// State of an incremental (signal-triggered) snapshot in progress, owned by the source
-    /// (stored as `incremental_snapshot` in the offset map).
-    pub incremental: Option<Arc<Json>>,
-}
-
-impl PgPosition {
-    pub fn to_offset_json(&self) -> Json {
-        let mut m = Map::new();
-        m.insert("lsn".into(), json!(self.lsn));
-        if let Some(t) = self.tx_id {
-            m.insert("txId".into(), json!(t));
-        }
-        m.insert("ts_usec".into(), json!(self.ts_usec));
-        m.insert("lsn_proc".into(), json!(self.lsn_proc));
-        m.insert("lsn_commit".into(), json!(self.lsn_commit));
-        if self.event != 0 {
-            m.insert("event".into(), json!(self.event));
-        }
-        if self.snapshot {
-            m.insert("snapshot".into(), json!(true));
-            m.insert("last_snapshot_record".into(), json!(false));
-        }
-        if let Some(p) = &self.snapshot_progress {
-            m.insert("snapshot_table".into(), json!(p.table.as_ref()));
-            m.insert("snapshot_key".into(), json!(p.key.as_ref()));
-        }
-        if let Some(i) = &self.incremental {
-            m.insert("incremental_snapshot".into(), i.as_ref().clone());
-        }
-        Json::Object(m)
-    }
-
-    /// Reads Debezium's Postgres offset map (numbers may be strings, for hand-edited offsets).
-    pub fn from_offset_json(v: &Json) -> Result<PgPosition, String> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| "PostgreSQL offset must be a JSON object".to_string())?;
-        let num = |k: &str| -> Result<Option<u64>, String> {
-            match o.get(k) {
-                None | Some(Json::Null) => Ok(None),
-                Some(Json::Number(n)) => n
-                    .as_u64()
-                    .map(Some)
-                    .ok_or_else(|| format!("offset field \"{k}\" is not a non-negative integer")),
-                Some(Json::String(s)) => s
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| format!("offset field \"{k}\" is not an integer: {s:?}")),
-                Some(_) => Err(format!("offset field \"{k}\" is not an integer")),
-            }
-        };
-        let lsn = num("lsn")?.ok_or("PostgreSQL offset has no \"lsn\"")?;
-        let snapshot = matches!(o.get("snapshot"), Some(Json::Bool(true)))
-            || o.get("snapshot").and_then(Json::as_str) == Some("true");
-        Ok(PgPosition {
-            lsn,
-            lsn_proc: num("lsn_proc")?.unwrap_or(lsn),
-            lsn_commit: num("lsn_commit")?.unwrap_or(lsn),
-            event: num("event")?.unwrap_or(0),
-            tx_id: num("txId")?,
-            ts_usec: num("ts_usec")?.unwrap_or(0) as i64,
-            snapshot,
-            snapshot_progress: SnapshotProgress::from_offset_map(o)?,
-            incremental: o.get("incremental_snapshot").cloned().map(Arc::new),
-        })
-    }
-}
-
 impl Position {
-    /// A number that never decreases along a source's stream, for versioning writes in a
-    /// destination (an Elasticsearch external version): the Kafka offset; for the binlog the
-    /// file's sequence number × 2³² + the position of the event's transaction (binlog files stay
-    /// below 4 GiB), equal for the events of one transaction; for PostgreSQL the commit LSN of
-    /// the event's transaction. `None` when there is none.
+    /// A source's position.
+    pub fn from_source<T: SourceOffset>(position: T) -> Position {
+        Position::Source(SourcePosition::new(position))
+    }
+
+    /// The source position, if this is one.
+    pub fn as_source(&self) -> Option<&SourcePosition> {
+        match self {
+            Position::Source(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The source position as the source's own type, if it is one.
+    pub fn source_as<T: SourceOffset>(&self) -> Option<&T> {
+        self.as_source()?.downcast_ref()
+    }
+
+    /// A number that never decreases along a connector's input, for versioning writes in a
+    /// destination (an Elasticsearch external version): the Kafka offset, or what the source's
+    /// position says ([`SourceOffset::version`]). `None` when there is none.
     pub fn version(&self) -> Option<u64> {
         match self {
-            Position::Binlog(b) => {
-                let seq: u64 = b.file.rsplit_once('.')?.1.parse().ok()?;
-                Some((seq << 32) | b.pos.min(u64::from(u32::MAX)))
-            }
-            Position::Postgres(p) => Some(p.lsn_commit),
-            Position::Jdbc(_) => None,
+            Position::Source(s) => s.version(),
             Position::Kafka(k) => u64::try_from(k.offset).ok(),
             Position::KafkaGroup(_) | Position::Unknown => None,
         }
@@ -295,9 +205,7 @@ impl Position {
 
     pub fn to_offset_json(&self) -> Json {
         match self {
-            Position::Binlog(b) => b.to_offset_json(),
-            Position::Postgres(p) => p.to_offset_json(),
-            Position::Jdbc(j) => j.to_offset_json(),
+            Position::Source(s) => s.to_offset_json(),
             Position::Kafka(k) => {
                 json!({"topic": k.topic.as_ref(), "partition": k.partition, "offset": k.offset})
             }
@@ -353,9 +261,9 @@ impl OffsetKey {
     /// The key a position is committed under: its own partition when it names one (a JDBC
     /// source's table), else this connector's key.
     pub fn for_position(&self, p: &Position) -> OffsetKey {
-        match p {
-            Position::Jdbc(j) => self.with_partition(&j.partition),
-            _ => self.clone(),
+        match p.as_source().and_then(SourcePosition::partition) {
+            Some(partition) => self.with_partition(partition),
+            None => self.clone(),
         }
     }
 
@@ -369,97 +277,66 @@ impl OffsetKey {
     }
 }
 
-/// A query-based (JDBC) source's position in one table: Connect's JDBC source offset
-/// (`timestamp` ms, `timestamp_nanos` within the second, `incrementing`) under the table's
-/// partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JdbcPosition {
-    /// The partition's JSON text, e.g. `{"protocol":"1","table":"orders"}`.
-    pub partition: Arc<str>,
-    /// The last row's timestamp, µs since the epoch (timestamp modes).
-    pub timestamp_us: Option<i64>,
-    /// The last row's incrementing column (incrementing modes).
-    pub incrementing: Option<i64>,
-}
-
-impl JdbcPosition {
-    pub fn to_offset_json(&self) -> Json {
-        let mut m = Map::new();
-        if let Some(us) = self.timestamp_us {
-            m.insert("timestamp".into(), json!(us.div_euclid(1000)));
-            m.insert(
-                "timestamp_nanos".into(),
-                json!(us.rem_euclid(1_000_000) * 1000),
-            );
-        }
-        if let Some(i) = self.incrementing {
-            m.insert("incrementing".into(), json!(i));
-        }
-        Json::Object(m)
-    }
-
-    /// Reads Connect's JDBC source offset.
-    pub fn from_offset_json(partition: &str, v: &Json) -> JdbcPosition {
-        let ms = v.get("timestamp").and_then(Json::as_i64);
-        let nanos = v.get("timestamp_nanos").and_then(Json::as_i64).unwrap_or(0);
-        JdbcPosition {
-            partition: Arc::from(partition),
-            timestamp_us: ms.map(|ms| ms.div_euclid(1000) * 1_000_000 + nanos / 1000),
-            incrementing: v.get("incrementing").and_then(Json::as_i64),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(Debug, PartialEq)]
+    struct Table {
+        partition: String,
+        n: u64,
+    }
+
+    impl SourceOffset for Table {
+        fn to_offset_json(&self) -> Json {
+            json!({ "n": self.n })
+        }
+        fn partition(&self) -> Option<&str> {
+            Some(&self.partition)
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Other(u64);
+
+    impl SourceOffset for Other {
+        fn to_offset_json(&self) -> Json {
+            json!(self.0)
+        }
+    }
+
     #[test]
-    fn offset_json_round_trips_and_matches_debezium_keys() {
-        let p = BinlogPosition {
-            file: "mysql-bin.000003".into(),
-            pos: 1234,
-            event: 2,
-            row: 1,
-            server_id: 1,
-            gtids: Some("0-1-42".into()),
-            ts_sec: 1_700_000_000,
-            snapshot: false,
-            snapshot_progress: None,
-            incremental: None,
+    fn a_source_position_keeps_its_type_its_json_and_its_equality() {
+        let table = |n| Table {
+            partition: r#"{"table":"t"}"#.into(),
+            n,
         };
-        let j = p.to_offset_json();
+        let p = Position::from_source(table(7));
+        assert_eq!(p.to_offset_json(), json!({"n": 7}));
+        assert_eq!(p.source_as::<Table>(), Some(&table(7)));
+        assert_eq!(p.source_as::<Other>(), None);
+        assert_eq!(p, Position::from_source(table(7)));
+        assert_ne!(p, Position::from_source(table(8)));
+        assert_ne!(p, Position::from_source(Other(7)));
+        assert_eq!(p.version(), None);
+    }
+
+    #[test]
+    fn a_position_with_its_own_partition_is_committed_under_it() {
+        let key = OffsetKey {
+            connector: "c".into(),
+            server: "s".into(),
+            partition: None,
+        };
+        let own = Position::from_source(Table {
+            partition: r#"{"table":"t"}"#.into(),
+            n: 1,
+        });
         assert_eq!(
-            j.to_string(),
-            r#"{"file":"mysql-bin.000003","pos":1234,"event":2,"row":1,"server_id":1,"gtids":"0-1-42","ts_sec":1700000000}"#
+            key.for_position(&own).to_json().to_string(),
+            r#"["c",{"table":"t"}]"#
         );
-        assert_eq!(BinlogPosition::from_offset_json(&j).unwrap(), p);
-    }
-
-    #[test]
-    fn snapshot_progress_round_trips() {
-        let p = BinlogPosition {
-            file: "b.000001".into(),
-            pos: 4,
-            snapshot: true,
-            snapshot_progress: Some(SnapshotProgress {
-                table: "app.t".into(),
-                key: vec!["42".to_string(), "'k''x'".to_string()].into(),
-            }),
-            ..Default::default()
-        };
-        let j = p.to_offset_json();
-        assert_eq!(j["snapshot_key"][1], "'k''x'");
-        assert_eq!(BinlogPosition::from_offset_json(&j).unwrap(), p);
-    }
-
-    #[test]
-    fn hand_written_offsets_with_strings_are_accepted() {
-        let j: Json = serde_json::from_str(r#"{"file":"b.000001","pos":"4"}"#).unwrap();
-        let p = BinlogPosition::from_offset_json(&j).unwrap();
-        assert_eq!((p.file.as_ref(), p.pos, p.event), ("b.000001", 4, 0));
-        let bad: Json = serde_json::from_str(r#"{"pos":4}"#).unwrap();
-        assert!(BinlogPosition::from_offset_json(&bad).is_err());
+        assert_eq!(key.for_position(&Position::from_source(Other(1))), key);
     }
 
     #[test]
@@ -484,22 +361,5 @@ mod tests {
             r#"["jdbc",{"protocol":"1","table":"orders"}]"#
         );
         assert_eq!(OffsetKey::from_json(&t.to_json()), Some(t));
-    }
-
-    #[test]
-    fn jdbc_offsets_are_connects() {
-        let p = JdbcPosition {
-            partition: r#"{"protocol":"1","table":"t"}"#.into(),
-            timestamp_us: Some(1_700_000_000_123_456),
-            incrementing: Some(42),
-        };
-        assert_eq!(
-            p.to_offset_json().to_string(),
-            r#"{"timestamp":1700000000123,"timestamp_nanos":123456000,"incrementing":42}"#
-        );
-        assert_eq!(
-            JdbcPosition::from_offset_json(&p.partition, &p.to_offset_json()),
-            p
-        );
     }
 }

@@ -4,8 +4,8 @@
 //! be the start of an event (`SHOW BINLOG EVENTS IN … FROM … LIMIT 1` fails otherwise), so an
 //! operator cannot point a connector into the middle of an event or at a purged file.
 
+use crate::position::BinlogPosition;
 use mysql_async::prelude::Queryable;
-use sluice_core::BinlogPosition;
 
 use crate::config::MySqlConfig;
 use crate::error::MySqlError;

@@ -7,9 +7,9 @@
 //! server skips every transaction in the set). Without a GTID set the connector refuses to
 //! guess.
 
+use crate::position::BinlogPosition;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest};
-use sluice_core::BinlogPosition;
 use tracing::warn;
 
 use crate::config::MySqlConfig;

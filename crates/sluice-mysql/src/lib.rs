@@ -28,6 +28,7 @@ pub mod history;
 mod history_codec;
 pub mod incremental;
 pub mod mapping;
+pub mod position;
 pub mod preflight;
 mod query_values;
 pub mod registry;
@@ -40,4 +41,5 @@ pub mod table;
 
 pub use config::MySqlConfig;
 pub use error::MySqlError;
+pub use position::BinlogPosition;
 pub use source::{MySqlSource, SourceMessage};

@@ -51,7 +51,9 @@ use std::collections::VecDeque;
 use futures_util::future::join_all;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value as My};
-use sluice_core::{BinlogPosition, ChangeEvent, Position, SnapshotProgress, SourceHealth};
+use sluice_core::{ChangeEvent, Position, SnapshotProgress, SourceHealth};
+
+use crate::position::BinlogPosition;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -320,7 +322,7 @@ pub async fn read_all(
         async move {
             tx.send(SourceMessage::Batch {
                 events: batch,
-                position: Position::Binlog(position),
+                position: Position::from_source(position),
             })
             .await
             .map_err(|_| MySqlError::ConsumerGone)?;
@@ -390,7 +392,7 @@ pub async fn read_all(
                 None,
                 Some(after),
                 &info,
-                Position::Binlog(at.clone()),
+                Position::from_source(at.clone()),
                 &mut out,
             );
             let Some(event) = out.pop() else { continue };
@@ -441,7 +443,7 @@ pub async fn read_all(
     done.snapshot_progress = None;
     tx.send(SourceMessage::Batch {
         events: batch,
-        position: Position::Binlog(done),
+        position: Position::from_source(done),
     })
     .await
     .map_err(|_| MySqlError::ConsumerGone)?;

@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use sluice_core::{BinlogPosition, Position};
+use sluice_core::Position;
+
+use crate::position::BinlogPosition;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -269,7 +271,7 @@ impl MySqlSource {
             // of at a later "current" position (which would skip the changes in between).
             tx.send(SourceMessage::Batch {
                 events: Vec::new(),
-                position: Position::Binlog(start.clone()),
+                position: Position::from_source(start.clone()),
             })
             .await
             .map_err(|_| MySqlError::ConsumerGone)?;

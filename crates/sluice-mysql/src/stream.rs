@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sluice_core::BinlogPosition;
+use crate::position::BinlogPosition;
 
 /// A GTID set in either server's notation.
 #[derive(Debug, Clone, PartialEq, Eq)]

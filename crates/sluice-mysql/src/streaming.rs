@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
 use mysql_async::{BinlogStream, Conn};
-use sluice_core::{BinlogPosition, ChangeEvent, Position, Value};
+use sluice_core::{ChangeEvent, Position, Value};
+
+use crate::position::BinlogPosition;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -132,7 +134,7 @@ impl Run<'_> {
                 None => return Err(MySqlError::Stream("server closed the binlog stream".into())),
             };
             if let (Some(hb), false) = (heartbeat.as_mut(), t.in_txn) {
-                if let Some(beat) = hb.poll(|| Position::Binlog(t.boundary_position())) {
+                if let Some(beat) = hb.poll(|| Position::from_source(t.boundary_position())) {
                     pending_pos = None;
                     batch.push(beat);
                 }
@@ -356,7 +358,7 @@ impl Run<'_> {
             Next::Emit { table, rows } => {
                 t.incremental = self.incremental.to_offset();
                 if let Some(schemas) = self.registry.captured_by_name(&table) {
-                    let position = Position::Binlog(t.in_txn_position(idx + 1, 0));
+                    let position = Position::from_source(t.in_txn_position(idx + 1, 0));
                     let mut info = source_info(t, start, 0, None);
                     info.snapshot = Marker::Incremental;
                     info.thread = None;
@@ -417,9 +419,9 @@ impl Run<'_> {
     ) -> Result<(), MySqlError> {
         let position = match (pos.take(), batch.last()) {
             (Some(p), _) => p,
-            (None, Some(ev)) => match &ev.position {
-                Position::Binlog(b) => b.clone(),
-                _ => return Ok(()), // the stream only makes binlog positions
+            (None, Some(ev)) => match ev.position.source_as::<BinlogPosition>() {
+                Some(b) => b.clone(),
+                None => return Ok(()), // the stream only makes binlog positions
             },
             (None, None) => return Ok(()),
         };
@@ -431,7 +433,7 @@ impl Run<'_> {
         self.tx
             .send(SourceMessage::Batch {
                 events,
-                position: Position::Binlog(position),
+                position: Position::from_source(position),
             })
             .await
             .map_err(|_| MySqlError::ConsumerGone)
@@ -544,7 +546,7 @@ impl Run<'_> {
                 before,
                 after,
                 &info,
-                Position::Binlog(position),
+                Position::from_source(position),
                 out,
             );
         }

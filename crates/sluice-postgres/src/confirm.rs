@@ -13,6 +13,8 @@ use std::sync::Arc;
 use sluice_core::traits::OffsetStoreError;
 use sluice_core::{OffsetKey, OffsetStore, Position};
 
+use crate::position::PgPosition;
+
 /// The newest LSN whose events are all durable (0: nothing yet).
 #[derive(Debug, Default, Clone)]
 pub struct Confirmed(Arc<AtomicU64>);
@@ -46,7 +48,7 @@ impl OffsetStore for ConfirmingStore {
 
     fn commit(&mut self, key: &OffsetKey, position: &Position) -> Result<(), OffsetStoreError> {
         self.inner.commit(key, position)?;
-        if let Position::Postgres(p) = position {
+        if let Some(p) = position.source_as::<PgPosition>() {
             if !p.snapshot {
                 self.confirmed.set(p.lsn);
             }

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sluice_cdc::incremental::{Incremental, Next, Signal};
-use sluice_core::{ChangeEvent, PgPosition, Position, Value};
+use sluice_core::{ChangeEvent, Position, Value};
+
+use crate::position::PgPosition;
 use sqlx::postgres::PgConnection;
 use tracing::warn;
 
@@ -295,7 +297,7 @@ impl Streamer<'_> {
                         snapshot: Marker::Incremental,
                         ..info.clone()
                     };
-                    let at = Position::Postgres(position.clone());
+                    let at = Position::from_source(position.clone());
                     for row in rows {
                         self.builder
                             .row_change(&t, Op::Read, None, Some(row), &info, &at, out);

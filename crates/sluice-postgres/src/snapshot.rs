@@ -25,7 +25,9 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{StreamExt, TryStreamExt};
-use sluice_core::{ChangeEvent, PgPosition, Position, SnapshotProgress, SourceMessage};
+use sluice_core::{ChangeEvent, Position, SnapshotProgress, SourceMessage};
+
+use crate::position::PgPosition;
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 use tokio::sync::{mpsc, Mutex};
@@ -199,7 +201,7 @@ pub async fn run(
     });
     let mut stream = futures_util::stream::iter(read).buffered(threads);
     let position = |progress: Option<SnapshotProgress>| {
-        Position::Postgres(PgPosition {
+        Position::from_source(PgPosition {
             lsn: plan.lsn,
             lsn_proc: plan.lsn,
             lsn_commit: plan.lsn,
@@ -261,7 +263,7 @@ pub async fn run(
     if let Some((prev, f, fi)) = held.take() {
         batch.push(mark(prev, f, fi, true, true));
     }
-    let done = Position::Postgres(PgPosition {
+    let done = Position::from_source(PgPosition {
         lsn: plan.lsn,
         lsn_proc: plan.lsn,
         lsn_commit: plan.lsn,

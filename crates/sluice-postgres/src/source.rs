@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, TlsConfig};
-use sluice_core::{PgPosition, SourceError, SourceHealth, SourceMessage};
+use sluice_core::{SourceError, SourceHealth, SourceMessage};
+
+use crate::position::PgPosition;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Row};
 use tokio::sync::mpsc;

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
-use sluice_core::{ChangeEvent, PgPosition, Position, SourceHealth, SourceMessage};
+use sluice_core::{ChangeEvent, Position, SourceHealth, SourceMessage};
+
+use crate::position::PgPosition;
 use sqlx::postgres::PgConnection;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -216,10 +218,10 @@ impl Streamer<'_> {
                             // are not change events
                             let after =
                                 self.on_signal(&signal, position, &info, &mut batch).await?;
-                            Position::Postgres(after)
+                            Position::from_source(after)
                         }
                         None => {
-                            let position = Position::Postgres(position);
+                            let position = Position::from_source(position);
                             self.change(msg, &relations, &info, &position, &mut batch);
                             position
                         }
@@ -248,7 +250,7 @@ impl Streamer<'_> {
                     last_commit = Some(lsn.0);
                     last_seen = last_seen.max(end_lsn.0);
                     if !batch.is_empty() || sent_mid_txn {
-                        batch_position = Some(Position::Postgres(complete.clone()));
+                        batch_position = Some(Position::from_source(complete.clone()));
                     }
                     sent_mid_txn = false;
                     if batch.len() >= self.max_batch {
@@ -266,7 +268,7 @@ impl Streamer<'_> {
                         if hb.due() && wal_end.0 > complete.lsn {
                             complete.lsn = wal_end.0;
                             complete.lsn_proc = wal_end.0;
-                            let p = Position::Postgres(complete.clone());
+                            let p = Position::from_source(complete.clone());
                             let ev = hb.emit(p.clone());
                             send(tx, vec![ev], p).await?;
                             if let Some(q) = &self.cfg.heartbeat_action_query {

@@ -37,77 +37,6 @@ impl Retryable for ConnectorError {
     }
 }
 
-/// Which source implementation a connector class names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceKind {
-    MySql,
-    Postgres,
-    /// Confluent's query-based JDBC source.
-    Jdbc,
-}
-
-/// Which sink implementation a connector class names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SinkKind {
-    Elasticsearch,
-    Jdbc,
-}
-
-/// What a connector is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Source(SourceKind),
-    Sink(SinkKind),
-}
-
-/// Class names (and short aliases) sluice accepts, per implementation.
-pub const CONNECTOR_CLASSES: &[(&str, Kind)] = &[
-    (
-        "io.debezium.connector.mysql.MySqlConnector",
-        Kind::Source(SourceKind::MySql),
-    ),
-    (
-        "io.debezium.connector.mariadb.MariaDbConnector",
-        Kind::Source(SourceKind::MySql),
-    ),
-    ("MySqlConnector", Kind::Source(SourceKind::MySql)),
-    ("MariaDbConnector", Kind::Source(SourceKind::MySql)),
-    ("mysql", Kind::Source(SourceKind::MySql)),
-    ("mariadb", Kind::Source(SourceKind::MySql)),
-    (
-        "io.debezium.connector.postgresql.PostgresConnector",
-        Kind::Source(SourceKind::Postgres),
-    ),
-    ("PostgresConnector", Kind::Source(SourceKind::Postgres)),
-    ("postgres", Kind::Source(SourceKind::Postgres)),
-    ("postgresql", Kind::Source(SourceKind::Postgres)),
-    (
-        "io.confluent.connect.jdbc.JdbcSourceConnector",
-        Kind::Source(SourceKind::Jdbc),
-    ),
-    ("JdbcSourceConnector", Kind::Source(SourceKind::Jdbc)),
-    ("jdbc-source", Kind::Source(SourceKind::Jdbc)),
-    (
-        "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
-        Kind::Sink(SinkKind::Elasticsearch),
-    ),
-    (
-        "ElasticsearchSinkConnector",
-        Kind::Sink(SinkKind::Elasticsearch),
-    ),
-    ("elasticsearch", Kind::Sink(SinkKind::Elasticsearch)),
-    (
-        "io.confluent.connect.jdbc.JdbcSinkConnector",
-        Kind::Sink(SinkKind::Jdbc),
-    ),
-    (
-        "io.debezium.connector.jdbc.JdbcSinkConnector",
-        Kind::Sink(SinkKind::Jdbc),
-    ),
-    ("JdbcSinkConnector", Kind::Sink(SinkKind::Jdbc)),
-    ("jdbc-sink", Kind::Sink(SinkKind::Jdbc)),
-];
-
 /// Properties the runtime itself reads or knowingly ignores (Connect/Debezium engine settings).
 const RUNTIME_PROPERTIES: &[&str] = &[
     "name",
@@ -167,8 +96,8 @@ const RUNTIME_PREFIXES: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct ConnectorConfig {
     pub name: String,
+    /// `connector.class`: which plugin runs it is the binary's choice (its plugin registry).
     pub class: String,
-    pub kind: Kind,
     pub props: BTreeMap<String, String>,
 }
 
@@ -244,26 +173,7 @@ impl ConnectorConfig {
                         .into(),
             }
                 })?;
-        let kind = CONNECTOR_CLASSES
-            .iter()
-            .find(|(c, _)| c.eq_ignore_ascii_case(class.trim()))
-            .map(|(_, k)| *k)
-            .ok_or_else(|| ConnectorError::UnknownClass {
-                name: name.clone(),
-                class: class.clone(),
-                known: CONNECTOR_CLASSES
-                    .iter()
-                    .map(|(c, _)| *c)
-                    .filter(|c| c.contains('.'))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-        Ok(ConnectorConfig {
-            name,
-            class,
-            kind,
-            props,
-        })
+        Ok(ConnectorConfig { name, class, props })
     }
 
     /// Warns once per property that nothing in sluice reads, so a typo or an unsupported
@@ -302,7 +212,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.name, "inventory");
-        assert_eq!(c.kind, Kind::Source(SourceKind::MySql));
+        assert_eq!(c.class, "io.debezium.connector.mysql.MySqlConnector");
         assert_eq!(c.get("database.port"), Some("3306"));
         assert_eq!(c.get("tombstones.on.delete"), Some("false"));
     }
@@ -313,16 +223,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("c.json") && e.contains("not valid JSON"), "{e}");
-        let e = ConnectorConfig::from_json_text(
-            r#"{"name":"x","config":{"connector.class":"io.debezium.connector.oracle.OracleConnector"}}"#,
-            "c.json",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("unknown connector.class") && e.contains("MySqlConnector"),
-            "{e}"
-        );
+        let e = ConnectorConfig::from_json_text(r#"{"name":"x","config":{}}"#, "c.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("connector.class is required"), "{e}");
         let e = ConnectorConfig::from_json_text(r#"{"config":{}}"#, "c.json")
             .unwrap_err()
             .to_string();

@@ -22,7 +22,7 @@ pub mod rest;
 pub mod stage;
 pub mod worker;
 
-pub use connector::{ConnectorConfig, ConnectorError, Kind, SinkKind, SourceKind};
+pub use connector::{ConnectorConfig, ConnectorError};
 pub use metrics::{ConnectorMetrics, Metrics};
 pub use offsets::FileOffsetStore;
 pub use pipeline::{run_pipeline, PipelineError, PipelineSettings, PipelineStats};

@@ -18,7 +18,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use sluice_core::{ChangeEvent, Position, SourceHealth, Value};
+use sluice_core::{ChangeEvent, SourceHealth, Value};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConnectorLabel {
@@ -231,10 +231,11 @@ impl ConnectorMetrics {
                 })
                 .inc_by(n);
         }
-        if let Some(ts) = events.iter().rev().find_map(|e| match &e.position {
-            Position::Binlog(b) if b.ts_sec > 0 => Some(b.ts_sec),
-            _ => None,
-        }) {
+        if let Some(ts) = events
+            .iter()
+            .rev()
+            .find_map(|e| e.position.as_source()?.event_time_sec())
+        {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);

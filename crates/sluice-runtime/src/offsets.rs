@@ -154,7 +154,7 @@ impl OffsetStore for FileOffsetStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_core::BinlogPosition;
+    use sluice_core::test_util::at;
 
     #[test]
     fn commits_survive_reopen_and_keep_other_connectors() {
@@ -170,20 +170,14 @@ mod tests {
             server: "q".into(),
             partition: None,
         };
-        let pos = |n| {
-            Position::Binlog(BinlogPosition {
-                file: "bin.000001".into(),
-                pos: n,
-                ..Default::default()
-            })
-        };
+        let pos = at;
         let mut s = FileOffsetStore::open(&path).unwrap();
         s.commit(&a, &pos(100)).unwrap();
         s.commit(&b, &pos(7)).unwrap();
         s.commit(&a, &pos(200)).unwrap();
         let s = FileOffsetStore::open(&path).unwrap();
-        assert_eq!(s.load(&a).unwrap().unwrap()["pos"], 200);
-        assert_eq!(s.load(&b).unwrap().unwrap()["pos"], 7);
+        assert_eq!(s.load(&a).unwrap().unwrap()["seq"], 200);
+        assert_eq!(s.load(&b).unwrap().unwrap()["seq"], 7);
         assert!(!path.with_extension("tmp").exists());
     }
 

@@ -199,7 +199,7 @@ impl Sink for NullSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_core::{Data, Position, SchemaBuilder, Value};
+    use sluice_core::{Data, SchemaBuilder, Value};
     use std::sync::Arc;
 
     fn event(v: Option<i64>) -> ChangeEvent {
@@ -215,7 +215,7 @@ mod tests {
             )),
             value: v.map(|n| Data::new(s, Value::Struct(vec![Value::Int64(n)]))),
             headers: vec![],
-            position: Position::Binlog(Default::default()),
+            position: sluice_core::test_util::at(1),
             timestamp: None,
         }
     }

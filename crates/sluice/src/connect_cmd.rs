@@ -11,11 +11,12 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use async_trait::async_trait;
 use serde_json::{json, Value as Json};
-use sluice_core::{BinlogPosition, OffsetKey, Retryable};
+use sluice_core::{OffsetKey, Retryable};
 use sluice_runtime::worker::{self, Change, ConnectorRunner, RunError, WorkerConfig};
-use sluice_runtime::{ConnectorConfig, Kind, Metrics, PipelineError};
+use sluice_runtime::{ConnectorConfig, Metrics, PipelineError};
 use tokio::sync::watch;
 
+use crate::plugins::{self, Plugin, PLUGINS};
 use crate::prepare::prepare_config;
 use crate::{kafka_fed, offsets_cmd, run_cmd, sinks};
 
@@ -28,13 +29,19 @@ pub struct Plugins {
 }
 
 impl Plugins {
-    /// The connector's config as it runs here: the worker's settings under its own.
-    fn effective(&self, name: &str, props: &BTreeMap<String, String>) -> Result<ConnectorConfig> {
+    /// The connector's config as it runs here (the worker's settings under its own), and its
+    /// plugin.
+    fn effective(
+        &self,
+        name: &str,
+        props: &BTreeMap<String, String>,
+    ) -> Result<(ConnectorConfig, Plugin)> {
         let mut all = self.worker.connector_props(props, self.standalone);
         all.insert("name".into(), name.to_string());
         let doc = json!({"name": name, "config": all});
         let mut config = ConnectorConfig::from_json_text(&doc.to_string(), "the REST API")?;
-        if !self.standalone && matches!(config.kind, Kind::Source(_)) {
+        let plugin = plugins::lookup(&config)?;
+        if !self.standalone && matches!(plugin, Plugin::Source(_)) {
             // another worker may run it next: its schema history must live in Kafka
             if !config
                 .props
@@ -46,7 +53,7 @@ impl Plugins {
                 );
             }
         }
-        Ok(config)
+        Ok((config, plugin))
     }
 
     fn source(&self, config: ConnectorConfig) -> Result<crate::Prepared> {
@@ -79,13 +86,13 @@ impl ConnectorRunner for Plugins {
         name: &str,
         props: &BTreeMap<String, String>,
     ) -> Result<&'static str, String> {
-        let config = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
-        match config.kind {
-            Kind::Source(_) => self
+        let (config, plugin) = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
+        match plugin {
+            Plugin::Source(_) => self
                 .source(config)
                 .map(|_| "source")
                 .map_err(|e| format!("{e:#}")),
-            Kind::Sink(_) => sinks::check(&config)
+            Plugin::Sink(_) => sinks::check(&config)
                 .map(|_| "sink")
                 .map_err(|e| format!("{e:#}")),
         }
@@ -97,16 +104,16 @@ impl ConnectorRunner for Plugins {
         props: BTreeMap<String, String>,
         stop: watch::Receiver<bool>,
     ) -> Result<(), RunError> {
-        let config = self.effective(name, &props).map_err(run_error)?;
-        match config.kind {
-            Kind::Source(_) => {
+        let (config, plugin) = self.effective(name, &props).map_err(run_error)?;
+        match plugin {
+            Plugin::Source(_) => {
                 let p = self.source(config).map_err(run_error)?;
                 run_cmd::run_source(p, None, stop, false, &self.data_dir, &self.metrics)
                     .await
                     .map(|_| ())
                     .map_err(run_error)
             }
-            Kind::Sink(_) => kafka_fed::run_one(
+            Plugin::Sink(_) => kafka_fed::run_one(
                 config,
                 &self.worker.bootstrap,
                 &self.worker.props,
@@ -124,9 +131,9 @@ impl ConnectorRunner for Plugins {
         name: &str,
         props: &BTreeMap<String, String>,
     ) -> Result<Vec<Json>, String> {
-        let config = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
-        match config.kind {
-            Kind::Source(_) => {
+        let (config, plugin) = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
+        match plugin {
+            Plugin::Source(_) => {
                 let p = self.source(config).map_err(|e| format!("{e:#}"))?;
                 let key = OffsetKey {
                     connector: name.to_string(),
@@ -139,7 +146,7 @@ impl ConnectorRunner for Plugins {
                 let current = store.store().load(&key).map_err(|e| e.to_string())?;
                 Ok(source_entry(&key.server, current))
             }
-            Kind::Sink(_) => kafka_fed::group_offsets(&config, &self.worker.bootstrap)
+            Plugin::Sink(_) => kafka_fed::group_offsets(&config, &self.worker.bootstrap)
                 .await
                 .map_err(|e| format!("{e:#}")),
         }
@@ -151,14 +158,14 @@ impl ConnectorRunner for Plugins {
         props: &BTreeMap<String, String>,
         entries: &[Json],
     ) -> Result<(), String> {
-        let config = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
-        match config.kind {
-            Kind::Source(_) => {
+        let (config, plugin) = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
+        match plugin {
+            Plugin::Source(_) => {
                 alter_source(self.source(config).map_err(|e| format!("{e:#}"))?, entries)
                     .await
                     .map_err(|e| format!("{e:#}"))
             }
-            Kind::Sink(_) => {
+            Plugin::Sink(_) => {
                 kafka_fed::alter_group_offsets(&config, &self.worker.bootstrap, entries)
                     .await
                     .map_err(|e| format!("{e:#}"))
@@ -171,9 +178,9 @@ impl ConnectorRunner for Plugins {
         name: &str,
         props: &BTreeMap<String, String>,
     ) -> Result<(), String> {
-        let config = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
-        match config.kind {
-            Kind::Source(_) => {
+        let (config, plugin) = self.effective(name, props).map_err(|e| format!("{e:#}"))?;
+        match plugin {
+            Plugin::Source(_) => {
                 let p = self.source(config).map_err(|e| format!("{e:#}"))?;
                 let key = OffsetKey {
                     connector: name.to_string(),
@@ -188,7 +195,7 @@ impl ConnectorRunner for Plugins {
                     .map(|_| ())
                     .map_err(|e| format!("{e:#}"))
             }
-            Kind::Sink(_) => kafka_fed::reset_group_offsets(&config, &self.worker.bootstrap)
+            Plugin::Sink(_) => kafka_fed::reset_group_offsets(&config, &self.worker.bootstrap)
                 .await
                 .map_err(|e| format!("{e:#}")),
         }
@@ -200,27 +207,20 @@ impl ConnectorRunner for Plugins {
 
     fn plugins(&self) -> Vec<(String, &'static str, String)> {
         let version = env!("CARGO_PKG_VERSION").to_string();
-        sluice_runtime::connector::CONNECTOR_CLASSES
+        PLUGINS
             .iter()
-            .filter(|(c, _)| c.contains('.'))
-            .map(|(c, k)| {
-                (
-                    c.to_string(),
-                    if matches!(k, Kind::Source(_)) {
-                        "source"
-                    } else {
-                        "sink"
-                    },
-                    version.clone(),
-                )
+            .flat_map(|p| {
+                p.classes()
+                    .iter()
+                    .filter(|c| c.contains('.'))
+                    .map(|c| (c.to_string(), p.kind(), version.clone()))
             })
             .collect()
     }
 }
 
-/// KIP-875 for a source: `{"partition": {"server": <topic.prefix>}, "offset": …}` entries; an
-/// offset with `file`/`pos` is checked on the server, one with only `gtids` (a MariaDB GTID
-/// position) resolved to the first transaction after it, a null offset removed.
+/// KIP-875 for a source: `{"partition": {"server": <topic.prefix>}, "offset": …}` entries, each
+/// offset checked by the source's plugin; a null offset removes it.
 async fn alter_source(p: crate::Prepared, entries: &[Json]) -> Result<()> {
     let key = OffsetKey {
         connector: p.config.name.clone(),
@@ -242,14 +242,7 @@ async fn alter_source(p: crate::Prepared, entries: &[Json]) -> Result<()> {
             store.remove(&key)?;
             continue;
         }
-        let position = match (offset.get("file").and_then(Json::as_str), offset.get("gtids").and_then(Json::as_str)) {
-            (Some(_), gtids) => {
-                let b = BinlogPosition::from_offset_json(offset).map_err(|e| anyhow!("invalid offset: {e}"))?;
-                offsets_cmd::validated(&p, &b.file, b.pos, gtids).await?
-            }
-            (None, Some(gtids)) => offsets_cmd::after_gtids(&p, gtids).await?,
-            (None, None) => bail!("an offset needs \"file\" and \"pos\" (a binlog position) or \"gtids\" (a MariaDB GTID position)"),
-        };
+        let position = p.source.alter_offset(&p.config.name, offset).await?;
         store.store().commit(&key, &position)?;
     }
     Ok(())

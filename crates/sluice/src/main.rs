@@ -158,12 +158,13 @@ enum OffsetsCommand {
 mod connect_cmd;
 mod kafka_fed;
 mod offsets_cmd;
-mod pg_offsets;
+mod plugins;
 mod prepare;
 mod run_cmd;
 mod state;
 
-use prepare::{kafka_sink, prepare, prepare_for, Prepared, SourceConfig};
+use plugins::MoveTo;
+use prepare::{kafka_sink, prepare, prepare_for, Prepared};
 
 mod sinks;
 
@@ -228,12 +229,7 @@ fn main() {
                     _ if tables.is_empty() => bail!("--tables db.table[,db.table…] is required to start a snapshot"),
                     _ => "execute-snapshot",
                 };
-                let id = match &p.source {
-                    SourceConfig::Postgres(pg) => {
-                        sluice_postgres::incremental::send_signal(pg, kind, &tables).await?
-                    }
-                    _ => sluice_mysql::admin::send_signal(p.mysql()?, kind, &tables).await?,
-                };
+                let id = p.source.signal(&p.config.name, kind, &tables).await?;
                 println!("{}: {kind} signal {id} written; the running connector acts on it as it reads its change stream", p.config.name);
                 Ok(())
             }
@@ -254,25 +250,21 @@ fn main() {
                         lsn,
                         sink,
                     } => {
-                        let action = match (binlog, timestamp, gtid, lsn) {
-                            (_, _, _, Some(l)) => offsets_cmd::Action::SetLsn {
-                                lsn: offsets_cmd::parse_lsn(&l)?,
-                            },
+                        let to = match (binlog, timestamp, gtid, lsn) {
+                            (_, _, _, Some(l)) => MoveTo::Lsn(offsets_cmd::parse_lsn(&l)?),
                             (Some(b), _, _, None) => {
                                 let (file, pos) = offsets_cmd::parse_binlog(&b)?;
-                                offsets_cmd::Action::SetBinlog { file, pos }
+                                MoveTo::Binlog { file, pos }
                             }
-                            (None, Some(t), _, None) => offsets_cmd::Action::SetTimestamp {
-                                ts: offsets_cmd::parse_time(&t)?,
-                            },
-                            (None, None, Some(g), None) => {
-                                offsets_cmd::Action::SetGtid { gtids: g }
+                            (None, Some(t), _, None) => {
+                                MoveTo::Timestamp(offsets_cmd::parse_time(&t)?)
                             }
+                            (None, None, Some(g), None) => MoveTo::Gtid(g),
                             (None, None, None, None) => {
                                 bail!("give --binlog FILE:POS, --timestamp TIME, --gtid GTIDS or (PostgreSQL) --lsn LSN")
                             }
                         };
-                        (connector, data_dir, sink, action)
+                        (connector, data_dir, sink, offsets_cmd::Action::Set(to))
                     }
                     OffsetsCommand::Reset {
                         connector,

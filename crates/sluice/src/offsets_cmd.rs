@@ -3,14 +3,13 @@
 //! connector runs with, which decides that the same way `run` does).
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
-use sluice_core::{BinlogPosition, OffsetKey, OffsetStore, Position, SnapshotProgress};
+use sluice_core::{OffsetKey, OffsetStore};
 use sluice_kafka::KafkaOffsetStore;
 use sluice_runtime::FileOffsetStore;
 
-use crate::prepare::SourceConfig;
+use crate::plugins::{MoveTo, OffsetView};
 use crate::state::{HistoryAt, OffsetsAt};
-use crate::{pg_offsets, Prepared};
+use crate::Prepared;
 
 /// The connector's offset storage.
 pub(crate) enum Store {
@@ -26,7 +25,7 @@ impl Store {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Store::File(s) => s.path().display().to_string(),
             Store::Kafka(s) => format!("kafka topic {}", s.topic()),
@@ -51,10 +50,7 @@ impl Store {
 /// What to do with the offsets.
 pub enum Action {
     Show { json: bool },
-    SetBinlog { file: String, pos: u64 },
-    SetTimestamp { ts: u32 },
-    SetGtid { gtids: String },
-    SetLsn { lsn: u64 },
+    Set(MoveTo),
     Reset,
 }
 
@@ -138,35 +134,6 @@ pub(crate) async fn forget(
     Ok((removed, history))
 }
 
-/// `file:pos` validated on the server, as the position to resume from (with the GTID set of
-/// everything before it when known).
-pub(crate) async fn validated(
-    p: &Prepared,
-    file: &str,
-    pos: u64,
-    gtids: Option<&str>,
-) -> Result<Position> {
-    let server_id = sluice_mysql::admin::validate(p.mysql()?, file, pos)
-        .await
-        .with_context(|| format!("connector {}: cannot move to {file}:{pos}", p.config.name))?;
-    Ok(Position::Binlog(BinlogPosition {
-        file: file.into(),
-        pos,
-        server_id,
-        gtids: gtids.map(Into::into),
-        ..Default::default()
-    }))
-}
-
-/// The first transaction after a MariaDB GTID position, as a position to resume from.
-pub(crate) async fn after_gtids(p: &Prepared, gtids: &str) -> Result<Position> {
-    let gtids = gtids.trim();
-    let at = sluice_mysql::seek::position_after_gtids(p.mysql()?, gtids)
-        .await
-        .with_context(|| format!("connector {}", p.config.name))?;
-    validated(p, &at.file, at.pos, Some(gtids)).await
-}
-
 pub async fn run(p: Prepared, action: Action) -> Result<()> {
     let key = OffsetKey {
         connector: p.config.name.clone(),
@@ -176,10 +143,14 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     let mut store = open_store(&p).await?;
     let current = store.store().load(&key)?;
     if let Action::Show { json } = action {
-        if let SourceConfig::Postgres(pg) = &p.source {
-            return pg_offsets::show(pg, &key, current, json, &store.describe()).await;
-        }
-        return show(&p, &key, current, json, &store.describe()).await;
+        let location = store.describe();
+        let view = OffsetView {
+            key: &key,
+            current: current.as_ref(),
+            json,
+            location: &location,
+        };
+        return p.source.show_offsets(&view).await;
     }
     let _lock = FileOffsetStore::try_lock(&p.offsets)?.with_context(|| {
         format!(
@@ -190,49 +161,17 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
     })?;
     match action {
         Action::Show { .. } => Ok(()),
-        Action::SetTimestamp { ts } => {
-            let at = sluice_mysql::seek::position_at(p.mysql()?, ts)
-                .await
-                .with_context(|| {
-                    format!(
-                        "connector {}: cannot find a position for {ts}",
-                        p.config.name
-                    )
-                })?;
-            match at.event_ts {
-                Some(t) => println!(
-                    "{}: the first transaction at or after {ts} started at {t} (epoch s), at {}:{}",
-                    p.config.name, at.file, at.pos
-                ),
-                None => println!(
-                    "{}: no transaction at or after {ts}; moving to the binlog end {}:{}",
-                    p.config.name, at.file, at.pos
-                ),
-            }
-            move_to(&p, &key, &mut store, current, at.file, at.pos, None).await
-        }
-        Action::SetGtid { gtids } => {
-            let gtids = gtids.trim().to_string();
-            let at = sluice_mysql::seek::position_after_gtids(p.mysql()?, &gtids)
-                .await
-                .with_context(|| format!("connector {}", p.config.name))?;
+        Action::Set(to) => {
+            let moved = p.source.move_offset(&p.config.name, &to).await?;
+            store.store().commit(&key, &moved.position)?;
             println!(
-                "{}: the first transaction after {gtids} is at {}:{}",
-                p.config.name, at.file, at.pos
+                "{}: offset moved\n  from {}\n  to   {}\n{}",
+                p.config.name,
+                current.map_or_else(|| "(none)".to_string(), |c| c.to_string()),
+                moved.position.to_offset_json(),
+                moved.resumes
             );
-            move_to(&p, &key, &mut store, current, at.file, at.pos, Some(gtids)).await
-        }
-        Action::SetBinlog { file, pos } => {
-            move_to(&p, &key, &mut store, current, file, pos, None).await
-        }
-        Action::SetLsn { lsn } => {
-            let SourceConfig::Postgres(pg) = &p.source else {
-                bail!(
-                    "--lsn is for PostgreSQL connectors; {} is not one (use --binlog, --gtid or --timestamp)",
-                    p.config.name
-                );
-            };
-            pg_offsets::set(pg, &key, store.store(), current, lsn).await
+            Ok(())
         }
         Action::Reset => {
             let (removed, history) = forget(&p, &mut store, &key).await?;
@@ -244,108 +183,6 @@ pub async fn run(p: Prepared, action: Action) -> Result<()> {
             );
             Ok(())
         }
-    }
-}
-
-/// Validates (`file`, `pos`) on the server and stores it as the connector's offset, with the
-/// GTID set of everything before it when known.
-async fn move_to(
-    p: &Prepared,
-    key: &OffsetKey,
-    store: &mut Store,
-    current: Option<serde_json::Value>,
-    file: String,
-    pos: u64,
-    gtids: Option<String>,
-) -> Result<()> {
-    let new = validated(p, &file, pos, gtids.as_deref()).await?;
-    store.store().commit(key, &new)?;
-    println!(
-        "{}: offset moved\n  from {}\n  to   {}\nThe connector resumes at {file}:{pos} on its next start.",
-        p.config.name,
-        current.map_or_else(|| "(none)".to_string(), |c| c.to_string()),
-        new.to_offset_json()
-    );
-    Ok(())
-}
-
-async fn show(
-    p: &Prepared,
-    key: &OffsetKey,
-    current: Option<serde_json::Value>,
-    as_json: bool,
-    location: &str,
-) -> Result<()> {
-    let Some(raw) = current else {
-        if as_json {
-            println!("{}", json!({"connector": key.connector, "offset": null}));
-        } else {
-            println!(
-                "{}: no offset stored in {location}; the next start follows snapshot.mode",
-                key.connector,
-            );
-        }
-        return Ok(());
-    };
-    let at = BinlogPosition::from_offset_json(&raw)
-        .map_err(|e| anyhow::anyhow!("stored offset is unusable: {e}"))?;
-    let lag = sluice_mysql::admin::lag(p.mysql()?, &at).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let seconds_behind = if lag.bytes_behind == 0 || at.ts_sec == 0 {
-        0
-    } else {
-        now.saturating_sub(at.ts_sec)
-    };
-    if as_json {
-        println!(
-            "{}",
-            json!({
-                "connector": key.connector, "server": key.server, "offsets": location,
-                "offset": raw, "server_position": {"file": lag.server_file, "pos": lag.server_pos},
-                "file_exists": lag.file_exists, "bytes_behind": lag.bytes_behind, "seconds_behind": seconds_behind,
-            })
-        );
-        return Ok(());
-    }
-    println!(
-        "connector:   {} (topic.prefix {})",
-        key.connector, key.server
-    );
-    println!("offsets:     {location}");
-    println!(
-        "position:    {}:{} (event {}, row {})",
-        at.file, at.pos, at.event, at.row
-    );
-    println!("gtids:       {}", at.gtids.as_deref().unwrap_or("(none)"));
-    println!("event time:  ts_sec {}", at.ts_sec);
-    print_snapshot(at.snapshot, at.snapshot_progress.as_ref());
-    println!("server:      {}:{}", lag.server_file, lag.server_pos);
-    if lag.file_exists {
-        println!(
-            "behind:      {} bytes, ~{} s",
-            lag.bytes_behind, seconds_behind
-        );
-    } else {
-        println!(
-            "behind:      {} is no longer on the server (purged); reset the offsets or set a new position",
-            at.file
-        );
-    }
-    Ok(())
-}
-
-/// The `snapshot:` line of `offsets show`, while an initial snapshot is in progress.
-pub(crate) fn print_snapshot(in_progress: bool, progress: Option<&SnapshotProgress>) {
-    match (in_progress, progress) {
-        (false, _) => {}
-        (true, Some(sp)) => println!(
-            "snapshot:    in progress (table {}, after key {:?})",
-            sp.table, sp.key
-        ),
-        (true, None) => println!("snapshot:    in progress"),
     }
 }
 

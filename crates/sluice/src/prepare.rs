@@ -1,14 +1,13 @@
-//! Reading a connector file into what its commands need: the parsed config, batch and queue
-//! sizes, the source's settings (MySQL or PostgreSQL), and where its offsets and schema history
+//! Reading a source connector into what its commands need: the parsed config, batch and queue
+//! sizes, the source's settings (from its plugin), and where its offsets and schema history
 //! live.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sluice_mysql::MySqlConfig;
-use sluice_postgres::PgConfig;
-use sluice_runtime::{ConnectorConfig, Kind, SourceKind};
+use sluice_runtime::ConnectorConfig;
 
+use crate::plugins::{self, Plugin, Source};
 use crate::state;
 
 /// A connector ready to run.
@@ -21,34 +20,13 @@ pub(crate) struct Prepared {
     /// `offset.flush.interval.ms` for sinks that acknowledge asynchronously (sluice default
     /// 1000; Connect's 60 s dates from heavier offset writes).
     pub(crate) commit_every: std::time::Duration,
-    pub(crate) source: SourceConfig,
+    pub(crate) source: Box<dyn Source>,
     /// `topic.prefix`: the Connect source partition is `{"server": <topic.prefix>}`.
     pub(crate) topic_prefix: String,
     /// The offsets file (also the lock of a running connector, whatever the offset storage).
     pub(crate) offsets: PathBuf,
     pub(crate) history: PathBuf,
     pub(crate) state: state::State,
-}
-
-/// The settings of the source a connector runs.
-pub(crate) enum SourceConfig {
-    MySql(MySqlConfig),
-    Postgres(PgConfig),
-    Jdbc(sluice_jdbc::JdbcSourceConfig),
-}
-
-impl Prepared {
-    /// The MySQL settings, for commands that only MySQL connectors have (binlog positions,
-    /// signals).
-    pub(crate) fn mysql(&self) -> Result<&MySqlConfig> {
-        match &self.source {
-            SourceConfig::MySql(m) => Ok(m),
-            SourceConfig::Postgres(_) | SourceConfig::Jdbc(_) => bail!(
-                "connector {} is not a MySQL/MariaDB connector; this works on MySQL/MariaDB connectors only",
-                self.config.name
-            ),
-        }
-    }
 }
 
 /// `--sink kafka[:BOOTSTRAP]` → `Some(bootstrap)`; other sinks → `None`.
@@ -77,42 +55,18 @@ pub(crate) fn prepare_config(
     data_dir: &Path,
     sink: Option<Option<&str>>,
 ) -> Result<Prepared> {
-    if let Kind::Sink(_) = config.kind {
-        bail!(
+    let plugin = match plugins::lookup(&config)? {
+        Plugin::Source(p) => p,
+        Plugin::Sink(_) => bail!(
             "connector {} is a sink connector ({}); this command works on source connectors",
             config.name,
             config.class
-        );
-    }
-    let (source, topic_prefix, history_file) = match config.kind {
-        Kind::Source(SourceKind::Postgres) => {
-            config.warn_unknown(sluice_postgres::config::KNOWN_PROPERTIES);
-            let pg = PgConfig::from_properties(&config.name, &config.props)
-                .with_context(|| format!("connector {}", config.name))?;
-            let prefix = pg.topic_prefix.clone();
-            (SourceConfig::Postgres(pg), prefix, None)
-        }
-        Kind::Source(SourceKind::Jdbc) => {
-            config.warn_unknown(sluice_jdbc::source::config::KNOWN_PROPERTIES);
-            let jdbc = sluice_jdbc::JdbcSourceConfig::from_properties(&config.name, &config.props)
-                .map_err(|e| anyhow::anyhow!("connector {}: {e}", config.name))?;
-            let prefix = jdbc.topic_prefix.clone();
-            (SourceConfig::Jdbc(jdbc), prefix, None)
-        }
-        _ => {
-            config.warn_unknown(sluice_mysql::config::KNOWN_PROPERTIES);
-            let mysql = MySqlConfig::from_properties(&config.name, &config.props)
-                .with_context(|| format!("connector {}", config.name))?;
-            let prefix = mysql.topic_prefix.clone();
-            let history = mysql.history_file.clone();
-            (SourceConfig::MySql(mysql), prefix, history)
-        }
+        ),
     };
-    if matches!(source, SourceConfig::MySql(_))
-        && config.get("include.schema.changes").unwrap_or("true") == "true"
-    {
-        tracing::warn!(connector = %config.name, "schema change events (include.schema.changes) are not emitted by this build; DDL is tracked in the schema history only");
-    }
+    config.warn_unknown(plugin.known_properties());
+    let source = plugin.configure(&config)?;
+    let topic_prefix = source.topic_prefix().to_string();
+    let history_file = source.history_file();
     let offsets = config
         .get("offset.storage.file.filename")
         .map(PathBuf::from)

@@ -5,21 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use sluice_cdc::{drive, RetryPolicy};
+use sluice_cdc::RetryPolicy;
 use sluice_connect::JsonConverterConfig;
-use sluice_core::{ErrorClass, OffsetKey, Sink, SourceError, SourceHealth};
-use sluice_jdbc::JdbcSource;
+use sluice_core::{OffsetKey, Sink, SourceHealth};
 use sluice_kafka::{KafkaProducer, KafkaSink};
-use sluice_mysql::MySqlSource;
-use sluice_postgres::{ConfirmingStore, PostgresSource};
 use sluice_runtime::stage::{FanOut, TransformSink};
-use sluice_runtime::{
-    run_pipeline, ConnectorConfig, FileOffsetStore, Kind, Metrics, PipelineSettings,
-};
+use sluice_runtime::{ConnectorConfig, FileOffsetStore, Metrics, PipelineSettings};
 use sluice_sinks::{FileSink, LineFormat, NullSink, StdoutSink};
 use tokio::sync::{watch, Mutex};
 
-use crate::prepare::{kafka_sink, prepare_config, SourceConfig};
+use crate::plugins::{self, Plugin, SourceRun};
+use crate::prepare::{kafka_sink, prepare_config};
 use crate::{sinks, state};
 
 fn converters(c: &ConnectorConfig) -> (JsonConverterConfig, JsonConverterConfig) {
@@ -123,9 +119,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .iter()
         .map(|p| ConnectorConfig::from_file(p).map_err(anyhow::Error::from))
         .collect::<Result<Vec<_>>>()?;
-    let (sink_configs, source_configs): (Vec<_>, Vec<_>) = configs
-        .into_iter()
-        .partition(|c| matches!(c.kind, Kind::Sink(_)));
+    let (mut sink_configs, mut source_configs) = (Vec::new(), Vec::new());
+    for c in configs {
+        match plugins::lookup(&c)? {
+            Plugin::Sink(_) => sink_configs.push(c),
+            Plugin::Source(_) => source_configs.push(c),
+        }
+    }
     if source_configs.is_empty() {
         if sink.is_some() {
             bail!("--sink is for source connectors; sink connectors alone read Kafka (--kafka BOOTSTRAP or their bootstrap.servers)");
@@ -270,110 +270,32 @@ pub(crate) async fn run_source(
         .await
         .with_context(|| format!("connector {name}: offsets"))?;
     let offset = store.load(&key)?;
-    let shutdown = async move {
+    let shutdown = Box::pin(async move {
         let _ = stop.wait_for(|s| *s).await;
-    };
+    });
     // a log source that fails with a transient error is started again (errors.max.retries)
     let policy = RetryPolicy::from_props(&p.config.props)
         .map_err(|e| anyhow::anyhow!("connector {name}: {e}"))?;
-    let driver = (name.clone(), policy, Arc::clone(&health));
-    let settings = PipelineSettings {
-        queue_batches: p.queue_batches,
-        commit_every: p.commit_every,
-        metrics: connector_metrics,
+    let run = SourceRun {
+        name: name.clone(),
+        key,
+        store,
+        offset,
+        sink,
+        settings: PipelineSettings {
+            queue_batches: p.queue_batches,
+            commit_every: p.commit_every,
+            metrics: connector_metrics,
+        },
+        shutdown,
+        policy,
+        health,
+        exit_when_caught_up,
+        max_batch: p.max_batch,
+        state: p.state,
+        history: p.history,
     };
-    let result = match p.source {
-        SourceConfig::MySql(mysql) => {
-            let mut store = store;
-            let history = state::open_history(&p.state, &p.history)
-                .await
-                .with_context(|| format!("connector {name}: schema history"))?;
-            // the first attempt uses the history opened above (its errors are the operator's);
-            // a restarted attempt opens it again, and a failure to is transient
-            let mut first = Some(history);
-            let (state, history_file) = (p.state.clone(), p.history.clone());
-            let max_batch = p.max_batch;
-            let attempt = move |offset, tx| {
-                let first = first.take();
-                let (mysql, state, file) = (mysql.clone(), state.clone(), history_file.clone());
-                let health = Arc::clone(&health);
-                async move {
-                    let history = match first {
-                        Some(h) => h,
-                        None => state::open_history(&state, &file).await.map_err(|e| {
-                            SourceError::new(
-                                ErrorClass::Retryable,
-                                format!("schema history: {e:#}"),
-                            )
-                        })?,
-                    };
-                    MySqlSource::new(mysql, offset, history)
-                        .health(health)
-                        .exit_when_caught_up(exit_when_caught_up)
-                        .max_batch(max_batch)
-                        .run(tx)
-                        .await
-                        .map_err(SourceError::from)
-                }
-            };
-            run_pipeline(
-                move |tx| async move {
-                    drive(&driver.0, driver.1, driver.2, offset, tx, attempt).await
-                },
-                settings,
-                sink,
-                store.as_mut(),
-                &key,
-                shutdown,
-            )
-            .await
-        }
-        SourceConfig::Jdbc(jdbc) => {
-            let mut store = store;
-            // Connect's JDBC source: one partition (and offset) per table
-            let mut offsets = std::collections::BTreeMap::new();
-            for partition in JdbcSource::partitions(&jdbc) {
-                if let Some(o) = store.load(&key.with_partition(&partition))? {
-                    offsets.insert(partition, o);
-                }
-            }
-            let source = JdbcSource::new(jdbc, offsets).exit_when_caught_up(exit_when_caught_up);
-            run_pipeline(
-                move |tx| source.run(tx),
-                settings,
-                sink,
-                store.as_mut(),
-                &key,
-                shutdown,
-            )
-            .await
-        }
-        SourceConfig::Postgres(pg) => {
-            // the slot is confirmed up to what this store has committed
-            let confirmed = sluice_postgres::Confirmed::default();
-            let mut store = ConfirmingStore::new(store, confirmed.clone());
-            let max_batch = p.max_batch;
-            let attempt = move |offset, tx| {
-                let source = PostgresSource::new(pg.clone(), offset, confirmed.clone()).map(|s| {
-                    s.health(Arc::clone(&health))
-                        .exit_when_caught_up(exit_when_caught_up)
-                        .max_batch(max_batch)
-                });
-                async move { source.map_err(SourceError::from)?.run(tx).await }
-            };
-            run_pipeline(
-                move |tx| async move {
-                    drive(&driver.0, driver.1, driver.2, offset, tx, attempt).await
-                },
-                settings,
-                sink,
-                &mut store,
-                &key,
-                shutdown,
-            )
-            .await
-        }
-    };
+    let result = p.source.run(run).await;
     result.with_context(|| format!("connector {name}"))
 }
 pub(crate) async fn wait_for_signal() {

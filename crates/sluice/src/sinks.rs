@@ -9,8 +9,9 @@ use sluice_core::Sink;
 use sluice_kafka::KafkaConfig;
 use sluice_runtime::errors::{ErrorHandler, ErrorPolicy};
 use sluice_runtime::stage::{Topics, TransformSink};
-use sluice_runtime::{ConnectorConfig, Kind, SinkKind};
-use sluice_sinks::{ElasticsearchConfig, ElasticsearchSink};
+use sluice_runtime::ConnectorConfig;
+
+use crate::plugins::{self, Plugin, SinkPlugin};
 
 /// A connector's error handling (`errors.*`), with its dead letter queue in Kafka when the
 /// connector has Kafka settings, else in `<data_dir>/dlq/`.
@@ -47,51 +48,37 @@ pub fn check(config: &ConnectorConfig) -> Result<()> {
     Topics::from_properties(&config.props).map_err(|e| anyhow!("connector {name}: {e}"))?;
     ErrorPolicy::from_properties(&config.props).map_err(|e| anyhow!("connector {name}: {e}"))?;
     chain(config)?;
-    match config.kind {
-        Kind::Sink(SinkKind::Elasticsearch) => {
-            ElasticsearchConfig::from_properties(name, &config.props).map(|_| ())
-        }
-        Kind::Sink(SinkKind::Jdbc) => {
-            sluice_jdbc::JdbcSinkConfig::from_properties(name, &config.props).map(|_| ())
-        }
-        Kind::Source(_) => Err("not a sink connector".into()),
-    }
-    .map_err(|e| anyhow!("connector {name}: {e}"))
+    sink_plugin(config)?
+        .check(name, &config.props)
+        .map_err(|e| anyhow!("connector {name}: {e}"))
 }
 
 /// A sink connector: its topics, and the sink behind its transforms.
 pub async fn build(config: &ConnectorConfig, data_dir: &Path) -> Result<(Topics, Box<dyn Sink>)> {
     let name = &config.name;
-    let Kind::Sink(kind) = config.kind else {
-        anyhow::bail!("connector {name} is not a sink connector");
-    };
+    let plugin = sink_plugin(config)?;
     let topics =
         Topics::from_properties(&config.props).map_err(|e| anyhow!("connector {name}: {e}"))?;
     let kafka = kafka_of(config)?;
     let errors = error_handler(config, kafka.as_ref(), data_dir).await?;
-    let inner: Box<dyn Sink> = match kind {
-        SinkKind::Elasticsearch => {
-            config.warn_unknown(sluice_sinks::elasticsearch::config::KNOWN_PROPERTIES);
-            let cfg = ElasticsearchConfig::from_properties(name, &config.props)
-                .map_err(|e| anyhow!("connector {name}: {e}"))?;
-            Box::new(
-                ElasticsearchSink::new(cfg, errors.clone())
-                    .with_context(|| format!("connector {name}"))?,
-            )
-        }
-        SinkKind::Jdbc => {
-            config.warn_unknown(sluice_jdbc::sink::config::KNOWN_PROPERTIES);
-            let cfg = sluice_jdbc::JdbcSinkConfig::from_properties(name, &config.props)
-                .map_err(|e| anyhow!("connector {name}: {e}"))?;
-            Box::new(
-                sluice_jdbc::JdbcSink::connect(cfg, errors.clone())
-                    .await
-                    .with_context(|| format!("connector {name}"))?,
-            )
-        }
-    };
+    config.warn_unknown(plugin.known_properties());
+    let inner = plugin
+        .build(name, &config.props, Arc::clone(&errors))
+        .await?;
     Ok((
         topics,
         Box::new(TransformSink::new(chain(config)?, errors, inner)),
     ))
+}
+
+/// The sink plugin of a sink connector.
+fn sink_plugin(config: &ConnectorConfig) -> Result<&'static dyn SinkPlugin> {
+    match plugins::lookup(config)? {
+        Plugin::Sink(p) => Ok(p),
+        Plugin::Source(_) => anyhow::bail!(
+            "connector {} is a source connector ({}), not a sink connector",
+            config.name,
+            config.class
+        ),
+    }
 }

@@ -19,6 +19,7 @@
 //! MySQL or PostgreSQL sources when deletes matter.
 
 pub mod config;
+pub mod position;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,13 +27,12 @@ use std::sync::Arc;
 use sluice_core::civil;
 use sluice_core::decimal::Decimal;
 use sluice_core::schema::logical;
-use sluice_core::{
-    ChangeEvent, Data, JdbcPosition, Schema, SchemaBuilder, SourceError, SourceMessage, Value,
-};
+use sluice_core::{ChangeEvent, Data, Schema, SchemaBuilder, SourceError, SourceMessage, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 pub use config::{JdbcSourceConfig, Mode};
+pub use position::JdbcPosition;
 
 use crate::db::{Cell, Pool};
 use crate::url::Dialect;
@@ -395,7 +395,7 @@ impl JdbcSource {
                     q.last_inc = t.parse().ok().or(q.last_inc);
                 }
             }
-            let p = sluice_core::Position::Jdbc(JdbcPosition {
+            let p = sluice_core::Position::from_source(JdbcPosition {
                 partition: Arc::clone(&q.partition),
                 timestamp_us: q.last_ts.filter(|_| !ts_idx.is_empty()),
                 incrementing: q.last_inc.filter(|_| inc_idx.is_some()),

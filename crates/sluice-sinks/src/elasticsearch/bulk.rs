@@ -215,7 +215,7 @@ pub fn outcomes(response: &serde_json::Value, n: usize) -> Result<Vec<Outcome>, 
 mod tests {
     use super::*;
     use serde_json::json;
-    use sluice_core::{BinlogPosition, Data, SchemaBuilder};
+    use sluice_core::{test_util, Data, SchemaBuilder};
 
     fn cfg(pairs: &[(&str, &str)]) -> ElasticsearchConfig {
         let mut p: std::collections::BTreeMap<String, String> = pairs
@@ -235,11 +235,7 @@ mod tests {
             key: key.map(Data::schemaless),
             value: value.map(|v| Data::new(s, v)),
             headers: vec![],
-            position: Position::Binlog(BinlogPosition {
-                file: "mysql-bin.000007".into(),
-                pos: 1234,
-                ..Default::default()
-            }),
+            position: test_util::at((7u64 << 32) | 1234),
             timestamp: None,
         }
     }
