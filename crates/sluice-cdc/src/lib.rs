@@ -3,6 +3,7 @@
 //!
 //! * [`envelope`]: Debezium change events from rows — key, envelope, the primary-key-change
 //!   split with its `__debezium.oldkey` / `__debezium.newkey` headers, tombstones, truncates.
+//! * [`filters`]: Debezium's database/schema, table and column include and exclude lists.
 //! * [`heartbeat`]: Debezium heartbeat records (`heartbeat.interval.ms`).
 //! * [`incremental`]: the signal-table incremental snapshot state machine (`execute-snapshot`).
 //! * [`markers`]: `source.snapshot` of snapshot events (`first`, `first_in_data_collection`, …).
@@ -14,6 +15,7 @@
 
 pub mod driver;
 pub mod envelope;
+pub mod filters;
 pub mod heartbeat;
 pub mod incremental;
 pub mod markers;
@@ -21,6 +23,7 @@ pub mod retry;
 
 pub use driver::drive;
 pub use envelope::{EventTable, Events, Op};
+pub use filters::Filters;
 pub use heartbeat::Heartbeat;
 pub use markers::Marker;
 pub use retry::RetryPolicy;

@@ -33,7 +33,7 @@ pub use event::{ChangeEvent, Data};
 pub use health::{SnapshotStatus, SourceHealth};
 pub use history::{FileHistoryStore, HistoryStoreError, SchemaHistoryStore};
 pub use position::{
-    KafkaPosition, OffsetKey, Position, SnapshotProgress, SourceOffset, SourcePosition,
+    KafkaPosition, OffsetKey, OffsetMap, Position, SnapshotProgress, SourceOffset, SourcePosition,
 };
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType};
 pub use traits::{OffsetStore, Sink, SinkError, SourceError, SourceMessage};

@@ -173,6 +173,63 @@ impl SnapshotProgress {
     }
 }
 
+/// Reading an offset map a connector stored. Numbers and flags may also be strings (offsets
+/// edited by hand, or written by tools that quote them).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetMap<'a>(pub &'a Map<String, Json>);
+
+impl<'a> OffsetMap<'a> {
+    /// The map of `v`; `what` names the offset in the error ("binlog offset").
+    pub fn of(v: &'a Json, what: &str) -> Result<OffsetMap<'a>, String> {
+        v.as_object()
+            .map(OffsetMap)
+            .ok_or_else(|| format!("{what} must be a JSON object"))
+    }
+
+    /// A non-negative integer field; `None` when absent or null.
+    pub fn number(&self, k: &str) -> Result<Option<u64>, String> {
+        match self.0.get(k) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("offset field \"{k}\" is not a non-negative integer")),
+            Some(Json::String(s)) => s
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("offset field \"{k}\" is not an integer: {s:?}")),
+            Some(_) => Err(format!("offset field \"{k}\" is not an integer")),
+        }
+    }
+
+    /// A boolean field (`true` or `"true"`); false when absent.
+    pub fn flag(&self, k: &str) -> bool {
+        match self.0.get(k) {
+            Some(Json::Bool(b)) => *b,
+            Some(Json::String(s)) => s == "true",
+            _ => false,
+        }
+    }
+
+    /// A string field, when present.
+    pub fn text(&self, k: &str) -> Option<&'a str> {
+        self.0.get(k).and_then(Json::as_str)
+    }
+
+    /// `snapshot_table` / `snapshot_key` ([`SnapshotProgress`]), when present.
+    pub fn snapshot_progress(&self) -> Result<Option<SnapshotProgress>, String> {
+        SnapshotProgress::from_offset_map(self.0)
+    }
+
+    /// `incremental_snapshot`: a source's incremental-snapshot state, kept as it is.
+    pub fn incremental(&self) -> Option<Arc<Json>> {
+        self.0
+            .get("incremental_snapshot")
+            .filter(|v| v.is_object())
+            .map(|v| Arc::new(v.clone()))
+    }
+}
+
 impl Position {
     /// A source's position.
     pub fn from_source<T: SourceOffset>(position: T) -> Position {

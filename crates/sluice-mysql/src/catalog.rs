@@ -90,7 +90,7 @@ pub async fn load_one(
     id: &TableId,
     mariadb: bool,
 ) -> Result<Option<TableDef>, MySqlError> {
-    let everything = Filters::default();
+    let everything = Filters::everything(crate::filters::NAMESPACE);
     Ok(load(conn, &everything, Some(id), mariadb).await?.pop())
 }
 

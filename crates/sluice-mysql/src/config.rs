@@ -10,7 +10,7 @@ use std::time::Duration;
 pub use sluice_core::modes::{BinaryMode, DecimalMode, TimePrecision as TimePrecisionMode};
 
 use crate::error::MySqlError;
-use crate::filters::Filters;
+use crate::filters::{self, Filters};
 
 /// `bigint.unsigned.handling.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +207,7 @@ impl MySqlConfig {
             password: props.get("database.password").cloned().unwrap_or_default(),
             server_id: number(props, "database.server.id", None::<u32>)?,
             topic_prefix,
-            filters: Filters::new(|k| props.get(k).cloned())?,
+            filters: Filters::from_props(props, filters::NAMESPACE).map_err(MySqlError::Config)?,
             snapshot_mode,
             time_precision: TimePrecisionMode::from_props(
                 props,

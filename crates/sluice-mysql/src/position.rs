@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value as Json};
-use sluice_core::{SnapshotProgress, SourceOffset};
+use sluice_core::{OffsetMap, SnapshotProgress, SourceOffset};
 
 /// A MySQL/MariaDB binlog restart position.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -69,52 +69,22 @@ impl BinlogPosition {
 
     /// Reads Debezium's offset map. Numbers may be JSON numbers or strings (hand-edited offsets).
     pub fn from_offset_json(v: &Json) -> Result<BinlogPosition, String> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| "binlog offset must be a JSON object".to_string())?;
-        let file = o
-            .get("file")
-            .and_then(Json::as_str)
-            .ok_or_else(|| "binlog offset has no \"file\"".to_string())?;
-        let num = |k: &str| -> Result<u64, String> {
-            match o.get(k) {
-                None | Some(Json::Null) => Ok(0),
-                Some(Json::Number(n)) => n
-                    .as_u64()
-                    .ok_or_else(|| format!("offset field \"{k}\" is not a non-negative integer")),
-                Some(Json::String(s)) => s
-                    .parse()
-                    .map_err(|_| format!("offset field \"{k}\" is not an integer: {s:?}")),
-                Some(_) => Err(format!("offset field \"{k}\" is not an integer")),
-            }
-        };
-        if !o.contains_key("pos") {
-            return Err("binlog offset has no \"pos\"".into());
-        }
-        let snapshot = match o.get("snapshot") {
-            Some(Json::Bool(b)) => *b,
-            Some(Json::String(s)) => s == "true",
-            _ => false,
-        };
+        let o = OffsetMap::of(v, "binlog offset")?;
+        let file = o.text("file").ok_or("binlog offset has no \"file\"")?;
+        let pos = o.number("pos")?.ok_or("binlog offset has no \"pos\"")?;
+        let num = |k: &str| o.number(k).map(Option::unwrap_or_default);
         Ok(BinlogPosition {
             file: file.into(),
-            pos: num("pos")?,
+            pos,
             event: num("event")?,
             row: num("row")?,
             server_id: u32::try_from(num("server_id")?)
                 .map_err(|_| "offset field \"server_id\" is out of range".to_string())?,
-            gtids: o
-                .get("gtids")
-                .and_then(Json::as_str)
-                .filter(|s| !s.is_empty())
-                .map(Arc::from),
+            gtids: o.text("gtids").filter(|s| !s.is_empty()).map(Arc::from),
             ts_sec: num("ts_sec")?,
-            snapshot,
-            snapshot_progress: SnapshotProgress::from_offset_map(o)?,
-            incremental: o
-                .get("incremental_snapshot")
-                .filter(|v| v.is_object())
-                .map(|v| Arc::new(v.clone())),
+            snapshot: o.flag("snapshot"),
+            snapshot_progress: o.snapshot_progress()?,
+            incremental: o.incremental(),
         })
     }
 }

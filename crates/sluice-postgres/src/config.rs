@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use regex::{Regex, RegexBuilder};
+use sluice_cdc::filters::{Filters, Namespace};
 use sluice_core::props;
 
 pub use sluice_core::modes::{BinaryMode, DecimalMode, TimePrecision};
@@ -112,6 +112,8 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "schema.exclude.list",
     "table.include.list",
     "table.exclude.list",
+    "column.include.list",
+    "column.exclude.list",
     "decimal.handling.mode",
     "time.precision.mode",
     "interval.handling.mode",
@@ -129,81 +131,12 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "incremental.snapshot.chunk.size",
 ];
 
-/// Debezium's capture filters for PostgreSQL: schemas and `schema.table` names, anchored,
-/// case-insensitive regular expressions.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    schema_include: Vec<Regex>,
-    schema_exclude: Vec<Regex>,
-    table_include: Vec<Regex>,
-    table_exclude: Vec<Regex>,
-}
-
-fn regexes(props: &BTreeMap<String, String>, key: &str) -> Result<Vec<Regex>, PgError> {
-    let Some(v) = props.get(key) else {
-        return Ok(Vec::new());
-    };
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|p| {
-            RegexBuilder::new(&format!("^(?:{p})$"))
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| {
-                    PgError::Config(format!("{key}: invalid regular expression {p:?}: {e}"))
-                })
-        })
-        .collect()
-}
-
-impl Filters {
-    fn new(props: &BTreeMap<String, String>) -> Result<Filters, PgError> {
-        Ok(Filters {
-            schema_include: regexes(props, "schema.include.list")?,
-            schema_exclude: regexes(props, "schema.exclude.list")?,
-            table_include: regexes(props, "table.include.list")?,
-            table_exclude: regexes(props, "table.exclude.list")?,
-        })
-    }
-
-    /// Whether table `schema.table` is captured (system schemas never are).
-    pub fn table(&self, schema: &str, table: &str) -> bool {
-        if schema == "pg_catalog" || schema == "information_schema" || schema.starts_with("pg_") {
-            return false;
-        }
-        let any = |v: &[Regex], s: &str| v.iter().any(|r| r.is_match(s));
-        if !self.schema_include.is_empty() && !any(&self.schema_include, schema) {
-            return false;
-        }
-        if any(&self.schema_exclude, schema) {
-            return false;
-        }
-        let full = format!("{schema}.{table}");
-        if !self.table_include.is_empty() && !any(&self.table_include, &full) {
-            return false;
-        }
-        !any(&self.table_exclude, &full)
-    }
-
-    /// Where the table comes in `table.include.list` (the snapshot reads tables in that order,
-    /// as Debezium does; tables matched by no entry, or without a list, by name after them).
-    pub fn include_rank(&self, schema: &str, table: &str) -> usize {
-        let full = format!("{schema}.{table}");
-        self.table_include
-            .iter()
-            .position(|r| r.is_match(&full))
-            .unwrap_or(usize::MAX)
-    }
-
-    /// True when only `table.include.list` / `schema.include.list` name what is captured.
-    pub fn is_unfiltered(&self) -> bool {
-        self.schema_include.is_empty()
-            && self.schema_exclude.is_empty()
-            && self.table_include.is_empty()
-            && self.table_exclude.is_empty()
-    }
-}
+/// PostgreSQL's names for Debezium's capture filters: containers are schemas
+/// (`schema.include.list` / `schema.exclude.list`), and the catalogs are never captured.
+pub const NAMESPACE: Namespace = Namespace {
+    container: "schema",
+    is_system: |schema| schema == "information_schema" || schema.starts_with("pg_"),
+};
 
 impl PgConfig {
     pub fn from_properties(
@@ -331,7 +264,7 @@ impl PgConfig {
             .map_err(c)?
             .max(1),
             topic_prefix: prefix,
-            filters: Filters::new(props)?,
+            filters: Filters::from_props(props, NAMESPACE).map_err(c)?,
         })
     }
 

@@ -54,6 +54,11 @@ impl TableSchemas {
         let mut fields = Vec::new();
         let mut required = Vec::new();
         for col in &table.columns {
+            let is_key = table.primary_key.contains(&col.name);
+            if !is_key && !cfg.filters.column(&table.schema, &table.name, &col.name) {
+                convs.push(None); // column.include.list / column.exclude.list
+                continue;
+            }
             match types::column_schema(col, cfg) {
                 Some((schema, conv)) => {
                     value = value.field(col.name.clone(), Arc::clone(&schema));

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value as Json};
-use sluice_core::{SnapshotProgress, SourceOffset};
+use sluice_core::{OffsetMap, SnapshotProgress, SourceOffset};
 
 /// A PostgreSQL logical replication restart position.
 ///
@@ -64,36 +64,18 @@ impl PgPosition {
 
     /// Reads Debezium's Postgres offset map (numbers may be strings, for hand-edited offsets).
     pub fn from_offset_json(v: &Json) -> Result<PgPosition, String> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| "PostgreSQL offset must be a JSON object".to_string())?;
-        let num = |k: &str| -> Result<Option<u64>, String> {
-            match o.get(k) {
-                None | Some(Json::Null) => Ok(None),
-                Some(Json::Number(n)) => n
-                    .as_u64()
-                    .map(Some)
-                    .ok_or_else(|| format!("offset field \"{k}\" is not a non-negative integer")),
-                Some(Json::String(s)) => s
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| format!("offset field \"{k}\" is not an integer: {s:?}")),
-                Some(_) => Err(format!("offset field \"{k}\" is not an integer")),
-            }
-        };
-        let lsn = num("lsn")?.ok_or("PostgreSQL offset has no \"lsn\"")?;
-        let snapshot = matches!(o.get("snapshot"), Some(Json::Bool(true)))
-            || o.get("snapshot").and_then(Json::as_str) == Some("true");
+        let o = OffsetMap::of(v, "PostgreSQL offset")?;
+        let lsn = o.number("lsn")?.ok_or("PostgreSQL offset has no \"lsn\"")?;
         Ok(PgPosition {
             lsn,
-            lsn_proc: num("lsn_proc")?.unwrap_or(lsn),
-            lsn_commit: num("lsn_commit")?.unwrap_or(lsn),
-            event: num("event")?.unwrap_or(0),
-            tx_id: num("txId")?,
-            ts_usec: num("ts_usec")?.unwrap_or(0) as i64,
-            snapshot,
-            snapshot_progress: SnapshotProgress::from_offset_map(o)?,
-            incremental: o.get("incremental_snapshot").cloned().map(Arc::new),
+            lsn_proc: o.number("lsn_proc")?.unwrap_or(lsn),
+            lsn_commit: o.number("lsn_commit")?.unwrap_or(lsn),
+            event: o.number("event")?.unwrap_or(0),
+            tx_id: o.number("txId")?,
+            ts_usec: o.number("ts_usec")?.unwrap_or(0) as i64,
+            snapshot: o.flag("snapshot"),
+            snapshot_progress: o.snapshot_progress()?,
+            incremental: o.incremental(),
         })
     }
 }

@@ -181,6 +181,54 @@ fn truncate_and_an_unchanged_toasted_value() {
     assert!(payload(&lines[4])["after"].is_null());
 }
 
+#[test]
+fn column_exclude_list_leaves_the_column_out_of_snapshot_and_stream_events() {
+    let pg = Pg::start();
+    pg.sql(
+        "CREATE TABLE acct (id int PRIMARY KEY, name text, secret text);
+         INSERT INTO acct VALUES (1, 'a', 'hidden-1');",
+    );
+    let work = Work::new();
+    let c = work.write_connector(
+        "c.json",
+        &pg.connector(
+            "cols",
+            "postgres",
+            &[
+                ("table.include.list", "public\\.acct"),
+                ("column.exclude.list", "public\\.acct\\.secret"),
+            ],
+        ),
+    );
+    let mut child = work.spawn(&c, "out.jsonl");
+    assert!(wait_until(Duration::from_secs(30), || !work
+        .lines("out.jsonl")
+        .is_empty()));
+    pg.sql("INSERT INTO acct VALUES (2, 'b', 'hidden-2')");
+    assert!(wait_until(Duration::from_secs(30), || work
+        .lines("out.jsonl")
+        .len()
+        >= 2));
+    signal(&mut child, "-TERM");
+    let lines = work.lines("out.jsonl");
+    for (line, (id, op)) in lines.iter().zip([(1, "r"), (2, "c")]) {
+        let after = &payload(line)["after"];
+        assert_eq!(
+            (after["id"].as_i64(), payload(line)["op"].as_str()),
+            (Some(id), Some(op))
+        );
+        assert_eq!(after["name"].as_str().map(str::len), Some(1));
+        assert!(
+            after.get("secret").is_none(),
+            "excluded column emitted: {after}"
+        );
+        assert!(
+            !line.to_string().contains("hidden-"),
+            "excluded value emitted"
+        );
+    }
+}
+
 /// `id → v` from a file sink's events, applied in order (read line by line: large outputs).
 fn applied(path: &std::path::Path) -> BTreeMap<i64, i64> {
     let mut state = BTreeMap::new();
