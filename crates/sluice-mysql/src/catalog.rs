@@ -2,10 +2,17 @@
 //!
 //! Used at first start (the baseline of the schema history), for tables the binlog mentions that
 //! history does not know, and as the fallback for DDL sluice cannot apply itself.
+//!
+//! `information_schema` states each column's effective character set (`COLUMNS.CHARACTER_SET_NAME`,
+//! already resolved by the server from column, table and database defaults) and the table's
+//! default collation (`TABLES.TABLE_COLLATION`, whose character set a column added later without
+//! one inherits). [`charset_defaults`] reads the database and server defaults that DDL seen in
+//! the binlog resolves against.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
+use crate::charset::{self, Defaults};
 use crate::error::MySqlError;
 use crate::filters::Filters;
 use crate::table::{parse_sql_type, ColumnDef, SqlType, TableDef, TableId};
@@ -27,9 +34,10 @@ pub async fn load(
         ),
         None => format!("c.TABLE_SCHEMA NOT IN {SYSTEM}"),
     };
-    let rows: Vec<(String, String, String, String, String, Option<String>)> = conn
+    type Row = (String, String, String, String, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = conn
         .query(format!(
-            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.IS_NULLABLE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME \
+            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.IS_NULLABLE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, t.TABLE_COLLATION \
              FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
                ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
              WHERE t.TABLE_TYPE = 'BASE TABLE' AND {scope} \
@@ -46,7 +54,7 @@ pub async fn load(
         .await
         .map_err(MySqlError::query)?;
     let mut tables: Vec<TableDef> = Vec::new();
-    for (db, table, name, nullable, column_type, charset) in rows {
+    for (db, table, name, nullable, column_type, charset, collation) in rows {
         if !filters.table(&db, &table) {
             continue;
         }
@@ -58,6 +66,7 @@ pub async fn load(
                 id: TableId::new(db.clone(), table.clone()),
                 columns: Vec::new(),
                 primary_key: Vec::new(),
+                default_charset: collation.as_deref().and_then(charset::of_collation),
             });
         }
         let mut ty = parse_sql_type(&column_type);
@@ -92,6 +101,27 @@ pub async fn load_one(
 ) -> Result<Option<TableDef>, MySqlError> {
     let everything = Filters::everything(crate::filters::NAMESPACE);
     Ok(load(conn, &everything, Some(id), mariadb).await?.pop())
+}
+
+/// The server's `character_set_server` and every database's default character set.
+pub async fn charset_defaults(conn: &mut Conn) -> Result<Defaults, MySqlError> {
+    let server: Option<String> = conn
+        .query_first("SELECT @@GLOBAL.character_set_server")
+        .await
+        .map_err(MySqlError::query)?;
+    let databases: Vec<(String, String)> = conn
+        .query("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA")
+        .await
+        .map_err(MySqlError::query)?;
+    let mut d = Defaults::default();
+    if let Some(s) = server {
+        d.server = charset::resolve(Some(&s), None, &d.server);
+    }
+    for (db, cs) in databases {
+        let cs = charset::resolve(Some(&cs), None, &d.server);
+        d.set_database(&db, Some(cs));
+    }
+    Ok(d)
 }
 
 fn escape(s: &str) -> String {

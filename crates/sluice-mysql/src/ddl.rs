@@ -6,14 +6,24 @@
 //! primary key changes, RENAME TABLE and DROP TABLE. A statement it cannot parse or apply but
 //! which names a table yields [`DdlChange::Reload`]: the caller re-reads that table from the
 //! catalog and logs a warning (right when streaming live, possibly ahead when catching up).
+//!
+//! Character sets are resolved as MySQL does when it runs the statement (see
+//! [`crate::charset`]): a text column's own `CHARACTER SET`/`COLLATE`, else the table's
+//! `DEFAULT CHARSET`/`COLLATE`, else the database's default, else the server's. Database
+//! defaults come from [`Defaults`] (read from the catalog at start) and change with
+//! `CREATE`/`ALTER`/`DROP DATABASE` seen in the binlog ([`DdlChange::DatabaseCharset`]). Table
+//! option changes sqlparser does not model (`ALTER TABLE … CONVERT TO CHARACTER SET`,
+//! `ALTER TABLE … DEFAULT CHARSET`) take the reload path, which reads the outcome from the catalog.
 
 use sqlparser::ast::{
-    AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, MySQLColumnPosition, ObjectName,
-    ObjectNamePart, ObjectType, RenameTableNameKind, Statement, TableConstraint,
+    AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTableOptions,
+    MySQLColumnPosition, ObjectName, ObjectNamePart, ObjectType, RenameTableNameKind, SqlOption,
+    Statement, TableConstraint,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
+use crate::charset::{self, Defaults};
 use crate::table::{parse_sql_type, ColumnDef, SqlType, TableDef, TableId};
 
 /// The effect of one DDL statement on one table.
@@ -23,15 +33,22 @@ pub enum DdlChange {
     Drop(TableId),
     /// Could not apply; re-read the table from the catalog. The string says why.
     Reload(TableId, String),
+    /// A database's default character set, resolved (`None`: the database was dropped).
+    DatabaseCharset(String, Option<String>),
 }
 
-/// Interprets `sql` run with default database `db`. `current` returns the tracked definition.
+/// Interprets `sql` run with default database `db`. `current` returns the tracked definition,
+/// `defaults` the database and server character sets in force.
 pub fn interpret(
     db: &str,
     sql: &str,
     mariadb: bool,
     current: &dyn Fn(&TableId) -> Option<TableDef>,
+    defaults: &Defaults,
 ) -> Vec<DdlChange> {
+    if let Some(change) = database_ddl(db, sql, defaults) {
+        return change.into_iter().collect();
+    }
     let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
         Ok(s) => s,
         Err(e) => {
@@ -57,10 +74,18 @@ pub fn interpret(
                     ));
                     continue;
                 }
+                let (cs, collation) = table_charset_options(&ct.table_options);
+                let table_charset =
+                    charset::resolve(cs.as_deref(), collation.as_deref(), defaults.database(&id.db));
                 let mut def = TableDef {
+                    columns: ct
+                        .columns
+                        .iter()
+                        .map(|c| column(c, mariadb, &table_charset))
+                        .collect(),
                     id,
-                    columns: ct.columns.iter().map(|c| column(c, mariadb)).collect(),
                     primary_key: Vec::new(),
+                    default_charset: Some(table_charset),
                 };
                 def.primary_key = inline_primary_key(&ct.columns);
                 for c in &ct.constraints {
@@ -85,7 +110,7 @@ pub fn interpret(
                     ));
                     continue;
                 };
-                match alter(&mut def, &operations, db, mariadb) {
+                match alter(&mut def, &operations, db, mariadb, defaults) {
                     Ok(Some(renamed)) => {
                         out.push(DdlChange::Drop(id));
                         def.id = renamed;
@@ -128,8 +153,13 @@ fn alter(
     ops: &[AlterTableOperation],
     db: &str,
     mariadb: bool,
+    defaults: &Defaults,
 ) -> Result<Option<TableId>, String> {
     let mut renamed = None;
+    let table_charset = def
+        .default_charset
+        .clone()
+        .unwrap_or_else(|| defaults.database(&def.id.db).to_string());
     let find = |def: &TableDef, name: &str| {
         def.column_index(name).ok_or_else(|| {
             format!(
@@ -149,7 +179,7 @@ fn alter(
                 if *if_not_exists && def.column_index(&column_def.name.value).is_some() {
                     continue;
                 }
-                let col = column(column_def, mariadb);
+                let col = column(column_def, mariadb, &table_charset);
                 let at = position(def, column_position.as_ref(), def.columns.len())?;
                 if inline_primary_key(std::slice::from_ref(column_def)).len() == 1 {
                     def.primary_key = vec![col.name.clone()];
@@ -180,7 +210,13 @@ fn alter(
                 column_position,
             } => {
                 let i = find(def, &col_name.value)?;
-                let col = column_from(&col_name.value, &data_type.to_string(), options, mariadb);
+                let col = column_from(
+                    &col_name.value,
+                    &data_type.to_string(),
+                    options,
+                    mariadb,
+                    &table_charset,
+                );
                 def.columns.remove(i);
                 let at = position(def, column_position.as_ref(), i)?;
                 def.columns.insert(at, col);
@@ -193,7 +229,13 @@ fn alter(
                 column_position,
             } => {
                 let i = find(def, &old_name.value)?;
-                let col = column_from(&new_name.value, &data_type.to_string(), options, mariadb);
+                let col = column_from(
+                    &new_name.value,
+                    &data_type.to_string(),
+                    options,
+                    mariadb,
+                    &table_charset,
+                );
                 def.columns.remove(i);
                 let at = position(def, column_position.as_ref(), i)?;
                 def.columns.insert(at, col);
@@ -259,12 +301,27 @@ fn rename_key(def: &mut TableDef, old: &str, new: &str) {
     }
 }
 
-fn column(c: &SqlColumn, mariadb: bool) -> ColumnDef {
+fn column(c: &SqlColumn, mariadb: bool, table_charset: &str) -> ColumnDef {
     let options: Vec<ColumnOption> = c.options.iter().map(|o| o.option.clone()).collect();
-    column_from(&c.name.value, &c.data_type.to_string(), &options, mariadb)
+    column_from(
+        &c.name.value,
+        &c.data_type.to_string(),
+        &options,
+        mariadb,
+        table_charset,
+    )
 }
 
-fn column_from(name: &str, type_text: &str, options: &[ColumnOption], mariadb: bool) -> ColumnDef {
+/// A column from its DDL: type, nullability and, for text types, its resolved character set.
+/// A text type `CHARACTER SET binary` is the binary type MySQL makes of it (`CHAR(n)` →
+/// `BINARY(n)`, `VARCHAR` → `VARBINARY`, `TEXT` → `BLOB`).
+fn column_from(
+    name: &str,
+    type_text: &str,
+    options: &[ColumnOption],
+    mariadb: bool,
+    table_charset: &str,
+) -> ColumnDef {
     let mut ty = parse_sql_type(type_text);
     if mariadb && ty == SqlType::Json {
         ty = SqlType::Text; // MariaDB's JSON is a LONGTEXT alias
@@ -283,20 +340,124 @@ fn column_from(name: &str, type_text: &str, options: &[ColumnOption], mariadb: b
         ty,
         SqlType::Char | SqlType::VarChar | SqlType::Text | SqlType::Enum(_) | SqlType::Set(_)
     );
-    let lower = type_text.to_ascii_lowercase();
-    let charset = text.then(|| {
-        if lower.contains("latin1") {
-            "latin1".to_string()
-        } else {
-            "utf8mb4".to_string()
+    let lower = type_text.trim().to_ascii_lowercase();
+    let (mut cs, mut collation) = (None, None);
+    for o in options {
+        match o {
+            ColumnOption::CharacterSet(n) => cs = Some(n.to_string()),
+            ColumnOption::Collation(n) => collation = Some(n.to_string()),
+            _ => {}
         }
-    });
+    }
+    // NATIONAL CHAR/VARCHAR, NCHAR, NVARCHAR are utf8mb3 unless told otherwise
+    let national = ["national", "nchar", "nvarchar"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    let inherited = if national { "utf8mb3" } else { table_charset };
+    let mut charset =
+        text.then(|| charset::resolve(cs.as_deref(), collation.as_deref(), inherited));
+    if charset.as_deref() == Some("binary") {
+        let args = lower.find('(').map_or("", |i| {
+            let rest = &lower[i..];
+            &rest[..rest.find(')').map_or(rest.len(), |j| j + 1)]
+        });
+        match ty {
+            SqlType::Char => ty = parse_sql_type(&format!("binary{args}")),
+            SqlType::VarChar => ty = SqlType::VarBinary,
+            SqlType::Text => ty = SqlType::Blob,
+            _ => {}
+        }
+        if !matches!(ty, SqlType::Enum(_) | SqlType::Set(_)) {
+            charset = None;
+        }
+    }
     ColumnDef {
         name: name.to_string(),
         ty,
         nullable: !not_null,
         charset,
     }
+}
+
+/// The table's `[DEFAULT] CHARSET`/`CHARACTER SET` and `[DEFAULT] COLLATE` options.
+fn table_charset_options(opts: &CreateTableOptions) -> (Option<String>, Option<String>) {
+    let list: &[SqlOption] = match opts {
+        CreateTableOptions::None => &[],
+        CreateTableOptions::With(v)
+        | CreateTableOptions::Options(v)
+        | CreateTableOptions::Plain(v)
+        | CreateTableOptions::TableProperties(v) => v,
+    };
+    let (mut cs, mut collation) = (None, None);
+    for o in list {
+        if let SqlOption::KeyValue { key, value } = o {
+            let key = key.value.to_ascii_uppercase();
+            let value = unquote(&value.to_string()).trim_matches('\'').to_string();
+            match key.trim_start_matches("DEFAULT ") {
+                "CHARSET" | "CHARACTER SET" => cs = Some(value),
+                "COLLATE" => collation = Some(value),
+                _ => {}
+            }
+        }
+    }
+    (cs, collation)
+}
+
+/// `CREATE`/`ALTER`/`DROP DATABASE|SCHEMA` (which sqlparser does not read with their MySQL
+/// options): the database's new default character set. `None` for any other statement.
+fn database_ddl(db: &str, sql: &str, defaults: &Defaults) -> Option<Vec<DdlChange>> {
+    static RE: std::sync::LazyLock<Option<[regex::Regex; 3]>> = std::sync::LazyLock::new(|| {
+        let opt = |what: &str| {
+            regex::Regex::new(&format!(
+                r#"(?i)\b(?:{what})\s*=?\s*('[^']*'|"[^"]*"|`[^`]*`|[\w$]+)"#
+            ))
+        };
+        Some([
+            regex::Regex::new(
+                r"(?is)^\s*(?:/\*.*?\*/\s*)*(CREATE|ALTER|DROP)\s+(?:DATABASE|SCHEMA)\s*(IF\s+(?:NOT\s+)?EXISTS\s+)?(`[^`]+`|[\w$]+)?(.*)$",
+            )
+            .ok()?,
+            opt("CHARACTER\\s+SET|CHARSET").ok()?,
+            opt("COLLATE").ok()?,
+        ])
+    });
+    let [stmt, cs_re, coll_re] = RE.as_ref()?;
+    let c = stmt.captures(sql)?;
+    let verb = c.get(1)?.as_str().to_ascii_uppercase();
+    let named = c.get(3).map(|m| m.as_str()).filter(|n| {
+        !["DEFAULT", "CHARACTER", "CHARSET", "COLLATE"]
+            .iter()
+            .any(|k| n.eq_ignore_ascii_case(k))
+    });
+    let name = named.map_or_else(|| db.to_string(), unquote);
+    let rest = match (named, c.get(3)) {
+        (None, Some(word)) => &sql[word.start()..],
+        _ => c.get(4).map_or("", |m| m.as_str()),
+    };
+    let value = |re: &regex::Regex| {
+        re.captures(rest)
+            .and_then(|m| m.get(1))
+            .map(|m| m.as_str().to_string())
+    };
+    let (cs, collation) = (value(cs_re), value(coll_re));
+    let if_exists = c.get(2).is_some();
+    Some(match verb.as_str() {
+        "DROP" => vec![DdlChange::DatabaseCharset(name, None)],
+        "CREATE" if if_exists && defaults.databases.contains_key(&name) => Vec::new(),
+        "CREATE" => {
+            let resolved = charset::resolve(cs.as_deref(), collation.as_deref(), &defaults.server);
+            vec![DdlChange::DatabaseCharset(name, Some(resolved))]
+        }
+        _ if cs.is_none() && collation.is_none() => Vec::new(),
+        _ => {
+            let resolved = charset::resolve(
+                cs.as_deref(),
+                collation.as_deref(),
+                defaults.database(&name),
+            );
+            vec![DdlChange::DatabaseCharset(name, Some(resolved))]
+        }
+    })
 }
 
 fn inline_primary_key(columns: &[SqlColumn]) -> Vec<String> {
@@ -392,7 +553,7 @@ mod tests {
     }
 
     fn create(sql: &str) -> TableDef {
-        match interpret("app", sql, true, &none).pop() {
+        match interpret("app", sql, true, &none, &Defaults::default()).pop() {
             Some(DdlChange::Define(d)) => d,
             other => panic!("unexpected {other:?}"),
         }
@@ -428,6 +589,7 @@ mod tests {
             "ALTER TABLE t ADD COLUMN c DATETIME(6) NOT NULL AFTER id, DROP COLUMN b, CHANGE a a2 BIGINT, ADD INDEX ix (a2)",
             true,
             &cur,
+            &Defaults::default(),
         );
         let [DdlChange::Define(d)] = out.as_slice() else {
             panic!("{out:?}")
@@ -445,6 +607,7 @@ mod tests {
             "DROP TABLE IF EXISTS `t`, x.y /* generated by server */",
             true,
             &none,
+            &Defaults::default(),
         );
         assert_eq!(
             out,
@@ -455,7 +618,7 @@ mod tests {
         );
         let base = create("CREATE TABLE t (id INT PRIMARY KEY)");
         let cur = move |_: &TableId| Some(base.clone());
-        let out = interpret("app", "RENAME TABLE t TO t2", true, &cur);
+        let out = interpret("app", "RENAME TABLE t TO t2", true, &cur, &Defaults::default());
         assert!(matches!(&out[1], DdlChange::Define(d) if d.id.table == "t2"));
     }
 
@@ -466,13 +629,135 @@ mod tests {
             "ALTER ONLINE TABLE `t` WAIT 5 FORCE GIBBERISH(",
             true,
             &none,
+            &Defaults::default(),
         );
         assert!(
             matches!(&out[..], [DdlChange::Reload(id, _)] if id.table == "t"),
             "{out:?}"
         );
-        assert!(interpret("app", "GRANT ALL ON *.* TO x", true, &none).is_empty());
+        assert!(interpret("app", "GRANT ALL ON *.* TO x", true, &none, &Defaults::default()).is_empty());
         assert!(is_ddl_candidate("  alter table t add c int"));
         assert!(!is_ddl_candidate("BEGIN"));
+    }
+
+    fn latin1_server() -> Defaults {
+        let mut d = Defaults {
+            server: "latin1".into(),
+            ..Defaults::default()
+        };
+        d.set_database("app", Some("cp1251".into()));
+        d
+    }
+
+    fn define(sql: &str, cur: &dyn Fn(&TableId) -> Option<TableDef>, d: &Defaults) -> TableDef {
+        match interpret("app", sql, true, cur, d).pop() {
+            Some(DdlChange::Define(def)) => def,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn charsets(d: &TableDef) -> Vec<Option<&str>> {
+        d.columns.iter().map(|c| c.charset.as_deref()).collect()
+    }
+
+    #[test]
+    fn a_column_charset_comes_from_column_then_table_then_database() {
+        let d = latin1_server();
+        let t = define(
+            "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(5) CHARACTER SET latin2, \
+             b TEXT COLLATE greek_general_ci, c CHAR(3), e ENUM('x'), n NCHAR(4), \
+             u VARCHAR(3) COLLATE uca1400_ai_ci) DEFAULT CHARSET=koi8r",
+            &none,
+            &d,
+        );
+        assert_eq!(
+            charsets(&t),
+            [None, Some("latin2"), Some("greek"), Some("koi8r"), Some("koi8r"), Some("utf8mb3"), Some("koi8r")]
+        );
+        assert_eq!(t.default_charset.as_deref(), Some("koi8r"));
+        let t = define("CREATE TABLE t (a TEXT) COLLATE = latin2_czech_cs", &none, &d);
+        assert_eq!(charsets(&t), [Some("latin2")]);
+        // nothing on the table: the database default, for another database the server's
+        let t = define("CREATE TABLE t (a TEXT)", &none, &d);
+        assert_eq!((charsets(&t), t.default_charset.as_deref()), (vec![Some("cp1251")], Some("cp1251")));
+        let t = define("CREATE TABLE other.t (a TEXT)", &none, &d);
+        assert_eq!(charsets(&t), [Some("latin1")]);
+    }
+
+    #[test]
+    fn a_column_added_later_takes_the_tables_default_not_the_databases() {
+        let d = latin1_server();
+        let base = define("CREATE TABLE t (id INT PRIMARY KEY) CHARSET big5", &none, &d);
+        let cur = move |_: &TableId| Some(base.clone());
+        let t = define(
+            "ALTER TABLE t ADD COLUMN a VARCHAR(4), ADD COLUMN b TEXT CHARACTER SET sjis",
+            &cur,
+            &d,
+        );
+        assert_eq!(charsets(&t), [None, Some("big5"), Some("sjis")]);
+        let cur = move |_: &TableId| Some(t.clone());
+        let t = define("ALTER TABLE t MODIFY a VARCHAR(9) COLLATE euckr_korean_ci", &cur, &d);
+        assert_eq!(charsets(&t)[1], Some("euckr"));
+    }
+
+    #[test]
+    fn a_text_type_in_character_set_binary_is_the_binary_type() {
+        let t = define(
+            "CREATE TABLE t (a CHAR(4) CHARACTER SET binary, b VARCHAR(9) CHARACTER SET binary, c TEXT CHARACTER SET binary)",
+            &none,
+            &Defaults::default(),
+        );
+        let types: Vec<&SqlType> = t.columns.iter().map(|c| &c.ty).collect();
+        assert_eq!(types, [&SqlType::Binary(4), &SqlType::VarBinary, &SqlType::Blob]);
+        assert_eq!(charsets(&t), [None, None, None]);
+    }
+
+    #[test]
+    fn converting_a_table_re_reads_it_from_the_catalog() {
+        let base = create("CREATE TABLE t (id INT PRIMARY KEY, a TEXT)");
+        let cur = move |_: &TableId| Some(base.clone());
+        for sql in [
+            "ALTER TABLE t CONVERT TO CHARACTER SET latin2",
+            "ALTER TABLE t CONVERT TO CHARACTER SET latin2 COLLATE latin2_czech_cs",
+            "ALTER TABLE t DEFAULT CHARSET = greek",
+        ] {
+            let out = interpret("app", sql, true, &cur, &Defaults::default());
+            assert!(
+                matches!(&out[..], [DdlChange::Reload(id, _)] if id.table == "t"),
+                "{sql}: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_statements_change_the_database_default() {
+        let d = latin1_server();
+        let db = |sql: &str| interpret("app", sql, true, &none, &d);
+        assert_eq!(
+            db("CREATE DATABASE shop DEFAULT CHARACTER SET = 'greek'"),
+            [DdlChange::DatabaseCharset("shop".into(), Some("greek".into()))]
+        );
+        assert_eq!(
+            db("CREATE SCHEMA IF NOT EXISTS `shop` COLLATE koi8u_general_ci"),
+            [DdlChange::DatabaseCharset("shop".into(), Some("koi8u".into()))]
+        );
+        assert_eq!(
+            db("CREATE DATABASE shop"),
+            [DdlChange::DatabaseCharset("shop".into(), Some("latin1".into()))]
+        );
+        assert!(db("CREATE DATABASE IF NOT EXISTS app").is_empty(), "exists already");
+        assert_eq!(
+            db("ALTER DATABASE CHARACTER SET hebrew"),
+            [DdlChange::DatabaseCharset("app".into(), Some("hebrew".into()))]
+        );
+        assert_eq!(
+            db("ALTER SCHEMA app CHARSET utf8"),
+            [DdlChange::DatabaseCharset("app".into(), Some("utf8mb3".into()))]
+        );
+        assert!(db("ALTER DATABASE app COMMENT 'x'").is_empty());
+        assert_eq!(
+            db("DROP DATABASE IF EXISTS shop"),
+            [DdlChange::DatabaseCharset("shop".into(), None)]
+        );
     }
 }

@@ -547,13 +547,9 @@ pub fn zoned_timestamp(secs: i64, micros: i64, fsp: u32) -> String {
 fn bytes_value(data: &[u8], conv: Option<&Conv>) -> Value {
     match conv {
         None => Value::Null,
-        Some(Conv::Text { latin1: true }) => Value::String(Arc::from(
-            data.iter()
-                .map(|&b| char::from(b))
-                .collect::<String>()
-                .as_str(),
-        )),
-        Some(Conv::Text { .. }) | Some(Conv::Json) | Some(Conv::Enum(_)) | Some(Conv::Set(_)) => {
+        // the binlog carries the column's bytes in the column's character set
+        Some(Conv::Text(charset)) => Value::String(Arc::from(charset.decode(data).as_ref())),
+        Some(Conv::Json) | Some(Conv::Enum(_)) | Some(Conv::Set(_)) => {
             Value::String(match std::str::from_utf8(data) {
                 Ok(s) => Arc::from(s),
                 Err(_) => Arc::from(String::from_utf8_lossy(data).as_ref()),
@@ -714,6 +710,7 @@ mod tests {
             id: TableId::new("app", "t"),
             columns: vec![col("id"), col("v")],
             primary_key: vec!["id".into()],
+            default_charset: None,
         };
         let props = [
             ("database.hostname", "127.0.0.1"),

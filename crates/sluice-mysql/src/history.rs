@@ -164,6 +164,7 @@ mod tests {
                 })
                 .collect(),
             primary_key: vec!["id".into()],
+            default_charset: None,
         }
     }
 

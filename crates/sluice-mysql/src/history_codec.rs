@@ -4,7 +4,9 @@
 //! A record is `{"source":{"server":…},"position":{file,pos,server_id},"ts_ms":…,
 //! "databaseName":…,"ddl":…,"tableChanges":[{"type":"CREATE"|"ALTER"|"DROP","id":"\"db\".\"t\"",
 //! "table":{"primaryKeyColumnNames":[…],"columns":[{name,jdbcType,typeName,typeExpression,
-//! charsetName,length,scale,position,optional,enumValues…}]}}]}`. sluice adds `"baseline":true`
+//! charsetName,length,scale,position,optional,enumValues…}],"defaultCharsetName":…}}]}`: each text
+//! column's resolved character set and the table's default travel with the definition, so a
+//! restart decodes text exactly as before. sluice adds `"baseline":true`
 //! to a record holding every captured table (a full definition set; Debezium ignores the flag).
 //! A history without any baseline flag (written by Debezium) is replayed from its first record.
 //!
@@ -174,7 +176,7 @@ fn table_json(t: &TableDef) -> Json {
         })
         .collect();
     json!({
-        "defaultCharsetName": null,
+        "defaultCharsetName": t.default_charset,
         "primaryKeyColumnNames": t.primary_key,
         "columns": columns,
         "attributes": [],
@@ -228,6 +230,10 @@ fn table_def(id: TableId, table: &Json) -> Result<TableDef, String> {
             .flatten()
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect(),
+        default_charset: table
+            .get("defaultCharsetName")
+            .and_then(Json::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -371,6 +377,7 @@ mod tests {
                 })
                 .collect(),
             primary_key: vec!["c3".into()],
+            default_charset: Some("latin2".into()),
         };
         let record = HistoryRecord {
             file: "mysql-bin.000002".into(),
@@ -420,5 +427,6 @@ mod tests {
         assert_eq!(t.columns[2].ty, SqlType::VarChar);
         assert!(!t.columns[0].nullable);
         assert_eq!(t.columns[2].charset.as_deref(), Some("utf8mb4"));
+        assert_eq!(t.default_charset.as_deref(), Some("utf8mb4"));
     }
 }

@@ -7,6 +7,7 @@
 //!   position decodes rows with the definitions of that time.
 //! * [`mapping`]: Debezium's type mapping (column → Connect schema) and the per-table key/value/
 //!   envelope schemas.
+//! * [`charset`]: column character sets — resolution and decoding of text bytes.
 //! * [`decode`]: row images of rows events → Connect values.
 //! * [`events`]: raw binlog event bodies mysql_common does not know (MariaDB GTID, GTID_LIST,
 //!   compressed events) and the rows-event header.
@@ -15,6 +16,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod charset;
 mod chunks;
 pub mod config;
 pub mod ddl;

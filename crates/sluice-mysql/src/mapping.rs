@@ -12,6 +12,7 @@ use std::sync::Arc;
 use sluice_core::schema::logical;
 use sluice_core::{Schema, SchemaBuilder};
 
+use crate::charset::Charset;
 use crate::config::{BigintUnsignedMode, BinaryMode, DecimalMode, MySqlConfig, TimePrecisionMode};
 use crate::error::MySqlError;
 use crate::table::{ColumnDef, SqlType, TableDef, TableId};
@@ -34,9 +35,9 @@ pub enum Conv {
     DecimalPrecise,
     DecimalDouble,
     DecimalString,
-    Text {
-        latin1: bool,
-    },
+    /// Text in the column's character set (binlog bytes are decoded with it; snapshot values
+    /// arrive as utf8mb4, see `charset`).
+    Text(Charset),
     Binary {
         pad_to: Option<u32>,
         mode: BinaryMode,
@@ -60,10 +61,13 @@ pub enum Conv {
     Inet6,
 }
 
-/// The field schema and value conversion of one column.
+/// The field schema and value conversion of one column. `table_charset` is the table's default
+/// character set, used for a text column whose own is not recorded (histories written before
+/// sluice kept it); without either, utf8mb4.
 pub fn column_mapping(
     table: &TableId,
     col: &ColumnDef,
+    table_charset: Option<&str>,
     cfg: &MySqlConfig,
 ) -> Result<(Arc<Schema>, Conv), MySqlError> {
     use SqlType as T;
@@ -96,12 +100,20 @@ pub fn column_mapping(
             DecimalMode::Double => (b(SchemaBuilder::float64()), Conv::DecimalDouble),
             DecimalMode::String => (b(SchemaBuilder::string()), Conv::DecimalString),
         },
-        T::Char | T::VarChar | T::Text => (
-            b(SchemaBuilder::string()),
-            Conv::Text {
-                latin1: col.charset.as_deref().is_some_and(|c| c.starts_with("latin1")),
-            },
-        ),
+        T::Char | T::VarChar | T::Text => {
+            let name = col.charset.as_deref().or(table_charset).unwrap_or("utf8mb4");
+            match Charset::by_name(name) {
+                Ok(Charset::Binary) => binary(col, cfg.binary_mode, None),
+                Ok(cs) => (b(SchemaBuilder::string()), Conv::Text(cs)),
+                Err(e) => {
+                    return Err(MySqlError::UnsupportedType {
+                        table: table.to_string(),
+                        column: col.name.clone(),
+                        message: format!("{e} (here: column.exclude.list={table}.{})", col.name),
+                    })
+                }
+            }
+        }
         T::Binary(n) => binary(col, cfg.binary_mode, Some(*n)),
         T::VarBinary | T::Blob => binary(col, cfg.binary_mode, None),
         T::Date if adaptive => (named(SchemaBuilder::int32(), logical::DATE), Conv::Date),
@@ -251,7 +263,7 @@ impl TableSchemas {
             if !is_key && !cfg.filters.column(&id.db, &id.table, &col.name) {
                 continue;
             }
-            let (schema, conv) = column_mapping(id, col, cfg)?;
+            let (schema, conv) = column_mapping(id, col, def.default_charset.as_deref(), cfg)?;
             value = value.field(col.name.clone(), Arc::clone(&schema));
             fields.push((col.name.clone(), schema));
             columns.push(ColumnPlan {

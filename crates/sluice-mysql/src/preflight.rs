@@ -28,7 +28,10 @@ pub async fn connect(cfg: &MySqlConfig) -> Result<Conn, MySqlError> {
         .user(Some(cfg.user.clone()))
         .pass(Some(cfg.password.clone()))
         .prefer_socket(false)
-        .stmt_cache_size(0);
+        .stmt_cache_size(0)
+        // results in utf8mb4 whatever the server's defaults (skip-character-set-client-handshake
+        // would ignore the handshake's collation): snapshot text is then always UTF-8
+        .init(vec!["SET NAMES utf8mb4"]);
     let fut = Conn::new(opts);
     let conn = tokio::time::timeout(cfg.connect_timeout, fut)
         .await

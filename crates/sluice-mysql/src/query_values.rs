@@ -1,5 +1,10 @@
 //! Values read with the binary protocol (snapshot and incremental snapshot SELECTs) → Connect
 //! values, equal to what the binlog decoder gives for the same column.
+//!
+//! Text differs from the binlog in one way: the server converts result values to the
+//! connection's `character_set_results`, which every sluice connection sets to utf8mb4
+//! (`preflight::connect`). So a `latin1` or `gbk` column arrives here already as UTF-8, and only
+//! the binlog decoder needs the column's own character set.
 
 use std::sync::Arc;
 
@@ -93,12 +98,8 @@ fn bytes(b: Vec<u8>, conv: &Conv) -> Result<Value, String> {
             let srid = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i32;
             Value::Struct(vec![Value::Bytes(b[4..].to_vec()), Value::Int32(srid)])
         }
-        Conv::Text { latin1: true } => Value::String(Arc::from(
-            b.iter()
-                .map(|&c| char::from(c))
-                .collect::<String>()
-                .as_str(),
-        )),
+        // text values arrive converted to the connection's character_set_results, utf8mb4 on
+        // every sluice connection (preflight::connect), whatever the column's character set
         _ => Value::String(match std::str::from_utf8(&b) {
             Ok(s) => Arc::from(s),
             Err(_) => Arc::from(String::from_utf8_lossy(&b).as_ref()),

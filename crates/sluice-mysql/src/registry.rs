@@ -13,6 +13,7 @@ use sluice_core::Schema;
 use tracing::{info, warn};
 
 use crate::catalog;
+use crate::charset::Defaults;
 use crate::config::{MySqlConfig, SnapshotMode};
 use crate::ddl::{self, DdlChange};
 use crate::decode::{self, ColCodec};
@@ -49,6 +50,9 @@ pub struct TableRegistry {
     tables: BTreeMap<TableId, Arc<TableSchemas>>,
     by_table_id: HashMap<u64, Mapped>,
     history: SchemaHistory,
+    /// Database and server default character sets, for CREATE TABLE statements that name none:
+    /// read from the catalog at start, then kept current by CREATE/ALTER/DROP DATABASE.
+    charsets: Defaults,
     /// Position after the last DDL applied: after a reconnect the stream may read a DDL again
     /// (it resumes from the last position handed over), which must not be applied twice.
     ddl_applied_upto: Option<(String, u64)>,
@@ -73,6 +77,7 @@ impl TableRegistry {
             tables: BTreeMap::new(),
             by_table_id: HashMap::new(),
             history,
+            charsets: catalog::charset_defaults(conn).await?,
             ddl_applied_upto: None,
         };
         let state = match baseline {
@@ -262,7 +267,7 @@ impl TableRegistry {
         }
         self.ddl_applied_upto = Some((after.0.to_string(), after.1));
         let current = |id: &TableId| self.tables.get(id).map(|s| s.def.clone());
-        let changes = ddl::interpret(db, sql, self.mariadb, &current);
+        let changes = ddl::interpret(db, sql, self.mariadb, &current, &self.charsets);
         let mut defined = Vec::new();
         let mut dropped = Vec::new();
         for change in changes {
@@ -271,6 +276,7 @@ impl TableRegistry {
                     self.define(&def)?;
                     defined.push(def);
                 }
+                DdlChange::DatabaseCharset(db, charset) => self.charsets.set_database(&db, charset),
                 DdlChange::Drop(id) if self.tables.contains_key(&id) => {
                     self.drop_table(&id);
                     dropped.push(id);

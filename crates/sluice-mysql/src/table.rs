@@ -100,6 +100,10 @@ pub struct TableDef {
     pub id: TableId,
     pub columns: Vec<ColumnDef>,
     pub primary_key: Vec<String>,
+    /// The table's default character set (`DEFAULT CHARSET`): what a column added later without
+    /// one of its own gets. `None` when unknown (a history written before sluice kept it).
+    #[serde(default)]
+    pub default_charset: Option<String>,
 }
 
 impl TableDef {
