@@ -34,7 +34,15 @@ pub async fn load(
         ),
         None => format!("c.TABLE_SCHEMA NOT IN {SYSTEM}"),
     };
-    type Row = (String, String, String, String, String, Option<String>, Option<String>);
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
     let rows: Vec<Row> = conn
         .query(format!(
             "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.IS_NULLABLE, c.COLUMN_TYPE, c.CHARACTER_SET_NAME, t.TABLE_COLLATION \

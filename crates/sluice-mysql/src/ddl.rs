@@ -11,9 +11,12 @@
 //! [`crate::charset`]): a text column's own `CHARACTER SET`/`COLLATE`, else the table's
 //! `DEFAULT CHARSET`/`COLLATE`, else the database's default, else the server's. Database
 //! defaults come from [`Defaults`] (read from the catalog at start) and change with
-//! `CREATE`/`ALTER`/`DROP DATABASE` seen in the binlog ([`DdlChange::DatabaseCharset`]). Table
-//! option changes sqlparser does not model (`ALTER TABLE … CONVERT TO CHARACTER SET`,
-//! `ALTER TABLE … DEFAULT CHARSET`) take the reload path, which reads the outcome from the catalog.
+//! `CREATE`/`ALTER`/`DROP DATABASE` seen in the binlog ([`DdlChange::DatabaseCharset`]).
+//! sqlparser does not model the table options of ALTER TABLE, so the two character set forms are
+//! read here: `ALTER TABLE t CONVERT TO CHARACTER SET cs [COLLATE c]` (every text column and
+//! the table default become `cs`) and `ALTER TABLE t [DEFAULT] CHARACTER SET cs` (only the
+//! default changes, for columns added later). Combined with other operations they take the
+//! reload path.
 
 use sqlparser::ast::{
     AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTableOptions,
@@ -47,7 +50,10 @@ pub fn interpret(
     defaults: &Defaults,
 ) -> Vec<DdlChange> {
     if let Some(change) = database_ddl(db, sql, defaults) {
-        return change.into_iter().collect();
+        return change;
+    }
+    if let Some(change) = table_charset_ddl(db, sql, current) {
+        return vec![change];
     }
     let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
         Ok(s) => s,
@@ -75,8 +81,11 @@ pub fn interpret(
                     continue;
                 }
                 let (cs, collation) = table_charset_options(&ct.table_options);
-                let table_charset =
-                    charset::resolve(cs.as_deref(), collation.as_deref(), defaults.database(&id.db));
+                let table_charset = charset::resolve(
+                    cs.as_deref(),
+                    collation.as_deref(),
+                    defaults.database(&id.db),
+                );
                 let mut def = TableDef {
                     columns: ct
                         .columns
@@ -403,6 +412,55 @@ fn table_charset_options(opts: &CreateTableOptions) -> (Option<String>, Option<S
     (cs, collation)
 }
 
+/// `ALTER TABLE t CONVERT TO CHARACTER SET cs [COLLATE c]` and
+/// `ALTER TABLE t [DEFAULT] CHARACTER SET [=] cs [COLLATE c]` alone: the table with its new
+/// character sets. `None` for any other statement.
+fn table_charset_ddl(
+    db: &str,
+    sql: &str,
+    current: &dyn Fn(&TableId) -> Option<TableDef>,
+) -> Option<DdlChange> {
+    static RE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?is)^\s*ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+((?:`[^`]+`|[\w$]+)(?:\.(?:`[^`]+`|[\w$]+))?)\s+(CONVERT\s+TO\s+)?(?:DEFAULT\s+)?(?:CHARACTER\s+SET|CHARSET)\s*=?\s*('[^']*'|"[^"]*"|[\w$]+)(?:\s+(?:DEFAULT\s+)?COLLATE\s*=?\s*('[^']*'|"[^"]*"|[\w$]+))?\s*;?\s*$"#,
+        )
+        .ok()
+    });
+    let c = RE.as_ref()?.captures(sql)?;
+    let parts: Vec<String> = c.get(1)?.as_str().split('.').map(unquote).collect();
+    let id = match parts.as_slice() {
+        [d, t] => TableId::new(d.clone(), t.clone()),
+        [t] => TableId::new(db, t.clone()),
+        _ => return None,
+    };
+    let Some(mut def) = current(&id) else {
+        return Some(DdlChange::Reload(
+            id,
+            "ALTER of a table not tracked yet".into(),
+        ));
+    };
+    let cs = charset::resolve(
+        c.get(3).map(|m| m.as_str()),
+        c.get(4).map(|m| m.as_str()),
+        def.default_charset.as_deref().unwrap_or("utf8mb4"),
+    );
+    if c.get(2).is_some() {
+        if cs == "binary" {
+            return Some(DdlChange::Reload(
+                id,
+                "CONVERT TO CHARACTER SET binary".into(),
+            ));
+        }
+        for col in &mut def.columns {
+            if col.charset.is_some() {
+                col.charset = Some(cs.clone());
+            }
+        }
+    }
+    def.default_charset = Some(cs);
+    Some(DdlChange::Define(def))
+}
+
 /// `CREATE`/`ALTER`/`DROP DATABASE|SCHEMA` (which sqlparser does not read with their MySQL
 /// options): the database's new default character set. `None` for any other statement.
 fn database_ddl(db: &str, sql: &str, defaults: &Defaults) -> Option<Vec<DdlChange>> {
@@ -618,7 +676,13 @@ mod tests {
         );
         let base = create("CREATE TABLE t (id INT PRIMARY KEY)");
         let cur = move |_: &TableId| Some(base.clone());
-        let out = interpret("app", "RENAME TABLE t TO t2", true, &cur, &Defaults::default());
+        let out = interpret(
+            "app",
+            "RENAME TABLE t TO t2",
+            true,
+            &cur,
+            &Defaults::default(),
+        );
         assert!(matches!(&out[1], DdlChange::Define(d) if d.id.table == "t2"));
     }
 
@@ -635,7 +699,14 @@ mod tests {
             matches!(&out[..], [DdlChange::Reload(id, _)] if id.table == "t"),
             "{out:?}"
         );
-        assert!(interpret("app", "GRANT ALL ON *.* TO x", true, &none, &Defaults::default()).is_empty());
+        assert!(interpret(
+            "app",
+            "GRANT ALL ON *.* TO x",
+            true,
+            &none,
+            &Defaults::default()
+        )
+        .is_empty());
         assert!(is_ddl_candidate("  alter table t add c int"));
         assert!(!is_ddl_candidate("BEGIN"));
     }
@@ -672,14 +743,29 @@ mod tests {
         );
         assert_eq!(
             charsets(&t),
-            [None, Some("latin2"), Some("greek"), Some("koi8r"), Some("koi8r"), Some("utf8mb3"), Some("koi8r")]
+            [
+                None,
+                Some("latin2"),
+                Some("greek"),
+                Some("koi8r"),
+                Some("koi8r"),
+                Some("utf8mb3"),
+                Some("koi8r")
+            ]
         );
         assert_eq!(t.default_charset.as_deref(), Some("koi8r"));
-        let t = define("CREATE TABLE t (a TEXT) COLLATE = latin2_czech_cs", &none, &d);
+        let t = define(
+            "CREATE TABLE t (a TEXT) COLLATE = latin2_czech_cs",
+            &none,
+            &d,
+        );
         assert_eq!(charsets(&t), [Some("latin2")]);
         // nothing on the table: the database default, for another database the server's
         let t = define("CREATE TABLE t (a TEXT)", &none, &d);
-        assert_eq!((charsets(&t), t.default_charset.as_deref()), (vec![Some("cp1251")], Some("cp1251")));
+        assert_eq!(
+            (charsets(&t), t.default_charset.as_deref()),
+            (vec![Some("cp1251")], Some("cp1251"))
+        );
         let t = define("CREATE TABLE other.t (a TEXT)", &none, &d);
         assert_eq!(charsets(&t), [Some("latin1")]);
     }
@@ -687,7 +773,11 @@ mod tests {
     #[test]
     fn a_column_added_later_takes_the_tables_default_not_the_databases() {
         let d = latin1_server();
-        let base = define("CREATE TABLE t (id INT PRIMARY KEY) CHARSET big5", &none, &d);
+        let base = define(
+            "CREATE TABLE t (id INT PRIMARY KEY) CHARSET big5",
+            &none,
+            &d,
+        );
         let cur = move |_: &TableId| Some(base.clone());
         let t = define(
             "ALTER TABLE t ADD COLUMN a VARCHAR(4), ADD COLUMN b TEXT CHARACTER SET sjis",
@@ -696,7 +786,11 @@ mod tests {
         );
         assert_eq!(charsets(&t), [None, Some("big5"), Some("sjis")]);
         let cur = move |_: &TableId| Some(t.clone());
-        let t = define("ALTER TABLE t MODIFY a VARCHAR(9) COLLATE euckr_korean_ci", &cur, &d);
+        let t = define(
+            "ALTER TABLE t MODIFY a VARCHAR(9) COLLATE euckr_korean_ci",
+            &cur,
+            &d,
+        );
         assert_eq!(charsets(&t)[1], Some("euckr"));
     }
 
@@ -708,20 +802,38 @@ mod tests {
             &Defaults::default(),
         );
         let types: Vec<&SqlType> = t.columns.iter().map(|c| &c.ty).collect();
-        assert_eq!(types, [&SqlType::Binary(4), &SqlType::VarBinary, &SqlType::Blob]);
+        assert_eq!(
+            types,
+            [&SqlType::Binary(4), &SqlType::VarBinary, &SqlType::Blob]
+        );
         assert_eq!(charsets(&t), [None, None, None]);
     }
 
     #[test]
-    fn converting_a_table_re_reads_it_from_the_catalog() {
-        let base = create("CREATE TABLE t (id INT PRIMARY KEY, a TEXT)");
+    fn converting_a_table_changes_every_text_column_and_the_default() {
+        let d = Defaults::default();
+        let base =
+            create("CREATE TABLE t (id INT PRIMARY KEY, a TEXT, b CHAR(2) CHARACTER SET latin2)");
         let cur = move |_: &TableId| Some(base.clone());
+        let t = define(
+            "ALTER TABLE `app`.`t` CONVERT TO CHARACTER SET latin2 COLLATE latin2_czech_cs",
+            &cur,
+            &d,
+        );
+        assert_eq!(charsets(&t), [None, Some("latin2"), Some("latin2")]);
+        assert_eq!(t.default_charset.as_deref(), Some("latin2"));
+        let t = define("alter table t convert to charset utf8", &cur, &d);
+        assert_eq!(charsets(&t), [None, Some("utf8mb3"), Some("utf8mb3")]);
+        // a new default leaves the columns as they are
+        let t = define("ALTER TABLE t DEFAULT CHARSET = greek", &cur, &d);
+        assert_eq!(charsets(&t), [None, Some("utf8mb4"), Some("latin2")]);
+        assert_eq!(t.default_charset.as_deref(), Some("greek"));
+        // with other operations, or to binary: the catalog says what came out
         for sql in [
-            "ALTER TABLE t CONVERT TO CHARACTER SET latin2",
-            "ALTER TABLE t CONVERT TO CHARACTER SET latin2 COLLATE latin2_czech_cs",
-            "ALTER TABLE t DEFAULT CHARSET = greek",
+            "ALTER TABLE t CONVERT TO CHARACTER SET latin2, ADD COLUMN z INT",
+            "ALTER TABLE t CONVERT TO CHARACTER SET binary",
         ] {
-            let out = interpret("app", sql, true, &cur, &Defaults::default());
+            let out = interpret("app", sql, true, &cur, &d);
             assert!(
                 matches!(&out[..], [DdlChange::Reload(id, _)] if id.table == "t"),
                 "{sql}: {out:?}"
@@ -735,24 +847,42 @@ mod tests {
         let db = |sql: &str| interpret("app", sql, true, &none, &d);
         assert_eq!(
             db("CREATE DATABASE shop DEFAULT CHARACTER SET = 'greek'"),
-            [DdlChange::DatabaseCharset("shop".into(), Some("greek".into()))]
+            [DdlChange::DatabaseCharset(
+                "shop".into(),
+                Some("greek".into())
+            )]
         );
         assert_eq!(
             db("CREATE SCHEMA IF NOT EXISTS `shop` COLLATE koi8u_general_ci"),
-            [DdlChange::DatabaseCharset("shop".into(), Some("koi8u".into()))]
+            [DdlChange::DatabaseCharset(
+                "shop".into(),
+                Some("koi8u".into())
+            )]
         );
         assert_eq!(
             db("CREATE DATABASE shop"),
-            [DdlChange::DatabaseCharset("shop".into(), Some("latin1".into()))]
+            [DdlChange::DatabaseCharset(
+                "shop".into(),
+                Some("latin1".into())
+            )]
         );
-        assert!(db("CREATE DATABASE IF NOT EXISTS app").is_empty(), "exists already");
+        assert!(
+            db("CREATE DATABASE IF NOT EXISTS app").is_empty(),
+            "exists already"
+        );
         assert_eq!(
             db("ALTER DATABASE CHARACTER SET hebrew"),
-            [DdlChange::DatabaseCharset("app".into(), Some("hebrew".into()))]
+            [DdlChange::DatabaseCharset(
+                "app".into(),
+                Some("hebrew".into())
+            )]
         );
         assert_eq!(
             db("ALTER SCHEMA app CHARSET utf8"),
-            [DdlChange::DatabaseCharset("app".into(), Some("utf8mb3".into()))]
+            [DdlChange::DatabaseCharset(
+                "app".into(),
+                Some("utf8mb3".into())
+            )]
         );
         assert!(db("ALTER DATABASE app COMMENT 'x'").is_empty());
         assert_eq!(
