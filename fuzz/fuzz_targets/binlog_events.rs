@@ -23,6 +23,12 @@ use sluice_mysql::events::{self, kind, MariaGtid, QueryEvent, RowsEvent, RowsKin
 use sluice_mysql::mapping::TableSchemas;
 use sluice_mysql::table::{parse_sql_type, ColumnDef, TableDef, TableId};
 
+/// Character sets given to text columns (every decoder, chosen by the table name's bytes).
+const CHARSETS: [&str; 12] = [
+    "utf8mb4", "latin1", "latin5", "cp866", "big5", "sjis", "ujis", "gb2312", "ucs2", "utf16",
+    "utf32", "binary",
+];
+
 /// SQL type text of a column whose table map type is `btype`, varied by `sel`.
 fn type_text(btype: u8, meta: &[u8], sel: u8) -> String {
     let m = |k: usize| u32::from(*meta.get(k).unwrap_or(&0));
@@ -75,7 +81,7 @@ fn define(tme: &TableMapEvent<'_>) -> Option<TableDef> {
                 name: format!("c{i}"),
                 ty: parse_sql_type(&type_text(btype, meta, s)),
                 nullable: s & 2 == 0,
-                charset: Some(if s & 4 == 0 { "utf8mb4" } else { "latin1" }.into()),
+                charset: Some(CHARSETS[usize::from(s >> 2) % CHARSETS.len()].into()),
             }
         })
         .collect();
@@ -83,6 +89,7 @@ fn define(tme: &TableMapEvent<'_>) -> Option<TableDef> {
         id: TableId::new(tme.database_name(), tme.table_name()),
         columns,
         primary_key: if n > 0 { vec!["c0".into()] } else { Vec::new() },
+        default_charset: None,
     })
 }
 

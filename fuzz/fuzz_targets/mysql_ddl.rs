@@ -19,7 +19,7 @@ fn tracked(id: &TableId) -> Option<TableDef> {
         name: name.into(),
         ty: parse_sql_type(ty),
         nullable,
-        charset: None,
+        charset: ty.starts_with("varchar").then(|| "koi8r".into()),
     };
     Some(TableDef {
         id: id.clone(),
@@ -30,6 +30,7 @@ fn tracked(id: &TableId) -> Option<TableDef> {
             col("at", "datetime(6)", true),
         ],
         primary_key: vec!["id".into()],
+        default_charset: Some("latin2".into()),
     })
 }
 
@@ -42,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = is_ddl_candidate(sql);
     let (cfg, source) = common::mysql_config(flags >> 1);
-    for change in interpret("app", sql, flags & 1 == 1, &tracked) {
+    let defaults = sluice_mysql::charset::Defaults::default();
+    for change in interpret("app", sql, flags & 1 == 1, &tracked, &defaults) {
         if let DdlChange::Define(def) = change {
             let _ = TableSchemas::build(&def, cfg, source);
         }
