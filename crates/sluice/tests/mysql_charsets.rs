@@ -401,3 +401,68 @@ fn double_byte_tables_equal_the_servers() {
             .join("\n")
     );
 }
+
+#[test]
+fn a_latin1_server_that_ignores_the_client_handshake_still_reads_unicode() {
+    // With skip-character-set-client-handshake the server ignores the character set a client
+    // asks for when it connects: results would come back in latin1 unless sluice says
+    // SET NAMES itself. CREATE DATABASE without a character set takes the server's.
+    let db = Maria::start_with(&[
+        "--skip-character-set-client-handshake",
+        "--character-set-server=latin1",
+        "--collation-server=latin1_swedish_ci",
+    ]);
+    assert_eq!(db.sql("SELECT @@character_set_server"), "latin1");
+    db.sql(
+        "SET NAMES utf8mb4;
+         CREATE DATABASE cs_srv;
+         CREATE TABLE cs_srv.t (id INT PRIMARY KEY, c CHAR(30), v VARCHAR(60), x TEXT CHARACTER SET cp1251);
+         INSERT INTO cs_srv.t VALUES (1, 'café', 'naïve €', 'Привет');",
+    );
+    let work = Work::new();
+    let conn = work.write_connector(
+        "c.json",
+        &db.connector(
+            "cs_srv",
+            &[
+                ("snapshot.mode", "initial"),
+                ("table.include.list", "cs_srv.*\\.t"),
+            ],
+        ),
+    );
+    work.catch_up(&conn, "out.jsonl");
+    db.sql(
+        "SET NAMES utf8mb4;
+         INSERT INTO cs_srv.t VALUES (2, 'Ÿ', 'ÿ', 'Ёж');
+         CREATE DATABASE cs_srv2;
+         CREATE TABLE cs_srv2.t (id INT PRIMARY KEY, c CHAR(30), v VARCHAR(60), x TEXT);
+         INSERT INTO cs_srv2.t VALUES (1, 'déjà', 'vu', '€');",
+    );
+    work.catch_up(&conn, "out.jsonl");
+    let lines = work.lines("out.jsonl");
+    for schema in ["cs_srv", "cs_srv2"] {
+        let rows: Vec<String> = lines
+            .iter()
+            .map(payload)
+            .filter(|p| p["source"]["db"] == schema)
+            .map(|p| {
+                let a = &p["after"];
+                let t = |k: &str| a[k].as_str().unwrap().to_string();
+                format!("{}\t{}\t{}\t{}", a["id"], t("c"), t("v"), t("x"))
+            })
+            .collect();
+        let want = db.sql(&format!(
+            "SET NAMES utf8mb4; SELECT id, CONVERT(c USING utf8mb4), CONVERT(v USING utf8mb4), \
+             CONVERT(x USING utf8mb4) FROM {schema}.t ORDER BY id"
+        ));
+        assert_eq!(rows.join("\n"), want, "{schema}");
+    }
+    assert_eq!(
+        db.sql("SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'cs_srv2' AND COLUMN_NAME = 'v'"),
+        "latin1"
+    );
+    assert!(
+        lines.iter().any(|l| payload(l)["after"]["v"] == "naïve €"),
+        "the text as written"
+    );
+}
