@@ -303,3 +303,58 @@ impl TableSchemas {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> MySqlConfig {
+        let props = [
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "cdc"),
+            ("database.server.id", "1"),
+            ("topic.prefix", "p"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        MySqlConfig::from_properties("t", &props).unwrap()
+    }
+
+    fn text(charset: Option<&str>) -> ColumnDef {
+        ColumnDef {
+            name: "c".into(),
+            ty: SqlType::VarChar,
+            nullable: true,
+            charset: charset.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_text_column_decodes_with_its_own_charset_else_the_tables() {
+        let id = TableId::new("app", "t");
+        let conv = |col: &ColumnDef, table: Option<&str>| {
+            column_mapping(&id, col, table, &cfg()).unwrap().1
+        };
+        let latin2 = Charset::by_name("latin2").unwrap();
+        assert_eq!(
+            conv(&text(Some("latin2")), Some("koi8r")),
+            Conv::Text(latin2)
+        );
+        assert_eq!(conv(&text(None), Some("latin2")), Conv::Text(latin2));
+        assert_eq!(conv(&text(None), None), Conv::Text(Charset::Utf8));
+        // a text column in character set binary is bytes
+        let (schema, conv) = column_mapping(&id, &text(Some("binary")), None, &cfg()).unwrap();
+        assert!(matches!(conv, Conv::Binary { pad_to: None, .. }));
+        assert_eq!(schema.ty, sluice_core::schema::SchemaType::Bytes);
+    }
+
+    #[test]
+    fn a_charset_without_a_decoder_is_refused_naming_the_column_to_exclude() {
+        let id = TableId::new("app", "t");
+        let e = column_mapping(&id, &text(Some("cp850")), None, &cfg()).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("\"cp850\""), "{msg}");
+        assert!(msg.contains("column.exclude.list=app.t.c"), "{msg}");
+    }
+}
