@@ -3,11 +3,11 @@
 //! Used at first start (the baseline of the schema history), for tables the binlog mentions that
 //! history does not know, and as the fallback for DDL sluice cannot apply itself.
 //!
-//! `information_schema` states each column's effective character set (`COLUMNS.CHARACTER_SET_NAME`,
-//! already resolved by the server from column, table and database defaults) and the table's
-//! default collation (`TABLES.TABLE_COLLATION`, whose character set a column added later without
-//! one inherits). [`charset_defaults`] reads the database and server defaults that DDL seen in
-//! the binlog resolves against.
+//! `information_schema` states each column's effective character set
+//! (`COLUMNS.CHARACTER_SET_NAME`, already resolved by the server from column, table and database
+//! defaults) and the table's default collation (`TABLES.TABLE_COLLATION`, whose character set a
+//! column added later without one inherits). [`charset_defaults`] reads the database and server
+//! defaults that DDL seen in the binlog resolves against.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
