@@ -162,6 +162,41 @@ fn every_character_set_reads_the_same_in_snapshot_binlog_ddl_and_after_restart()
         db.sql("SELECT HEX(v) FROM cs_every.t_latin1 WHERE id = 1"),
         "636166E92080209F"
     );
+    // the schema history keeps them as Debezium does: charsetName on each text column,
+    // defaultCharsetName on the table, from the catalog (t_*) and from the DDL (late_*)
+    let history = common::read_lines(&work.path("data").join("history").join("cs_every.jsonl"));
+    let mut recorded = BTreeMap::new();
+    for change in history
+        .iter()
+        .flat_map(|r| r["tableChanges"].as_array().unwrap())
+    {
+        let t = &change["table"];
+        let cols: Vec<&Value> = t["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["charsetName"])
+            .collect();
+        recorded.insert(
+            change["id"].as_str().unwrap().to_string(),
+            (t["defaultCharsetName"].clone(), cols),
+        );
+    }
+    for (cs, _) in &sets {
+        for table in [format!("t_{cs}"), format!("late_{cs}")] {
+            let (default, cols) = &recorded[&format!("\"cs_every\".\"{table}\"")];
+            let want = db.sql(&format!(
+                "SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = 'cs_every' AND TABLE_NAME = '{table}' AND COLUMN_NAME = 'v'"
+            ));
+            assert_eq!(default.as_str(), Some(want.as_str()), "{table}");
+            assert_eq!(cols[0], &Value::Null, "{table}: id is not text");
+            assert!(
+                cols[1..].iter().all(|c| c.as_str() == Some(want.as_str())),
+                "{table}: {cols:?}"
+            );
+        }
+    }
 }
 
 #[test]
