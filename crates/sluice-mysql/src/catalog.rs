@@ -132,6 +132,21 @@ pub async fn charset_defaults(conn: &mut Conn) -> Result<Defaults, MySqlError> {
     Ok(d)
 }
 
+/// Collation id → character set name, as the server numbers them (query events name the
+/// client's character set by a collation id).
+pub async fn collation_charsets(
+    conn: &mut Conn,
+) -> Result<std::collections::HashMap<u16, String>, MySqlError> {
+    let rows: Vec<(Option<u64>, Option<String>)> = conn
+        .query("SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS")
+        .await
+        .map_err(MySqlError::query)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, cs)| Some((u16::try_from(id?).ok()?, cs?)))
+        .collect())
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "''")
 }

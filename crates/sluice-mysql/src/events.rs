@@ -187,7 +187,14 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>, String> {
 pub struct QueryEvent {
     pub thread_id: u32,
     pub schema: String,
+    /// The statement read as UTF-8 (exact for ASCII, the usual case).
     pub query: String,
+    /// The statement's bytes when they are not all ASCII: they are in the character set of the
+    /// client that ran it (`client_collation`), which may not be UTF-8.
+    pub raw: Option<Vec<u8>>,
+    /// The collation id of the client's `character_set_client` (status variable
+    /// `Q_CHARSET_CODE`), when the event carries it.
+    pub client_collation: Option<u16>,
 }
 
 impl QueryEvent {
@@ -200,20 +207,32 @@ impl QueryEvent {
         let status_len = usize::from(u16::from_le_bytes(
             take(&mut buf, 2)?.try_into().unwrap_or([0; 2]),
         ));
-        take(&mut buf, status_len)?;
+        let status = take(&mut buf, status_len)?;
+        let client_collation = client_collation(status);
         let schema = String::from_utf8_lossy(take(&mut buf, db_len)?).into_owned();
         take(&mut buf, 1)?; // NUL
-        let query = if event_type == kind::MARIADB_QUERY_COMPRESSED {
-            String::from_utf8_lossy(&decompress(buf)?).into_owned()
+        let bytes = if event_type == kind::MARIADB_QUERY_COMPRESSED {
+            std::borrow::Cow::Owned(decompress(buf)?)
         } else {
-            String::from_utf8_lossy(buf).into_owned()
+            std::borrow::Cow::Borrowed(buf)
         };
         Ok(QueryEvent {
             thread_id,
             schema,
-            query,
+            query: String::from_utf8_lossy(&bytes).into_owned(),
+            raw: (!bytes.is_ascii()).then(|| bytes.into_owned()),
+            client_collation,
         })
     }
+}
+
+/// `character_set_client` (as a collation id) from a query event's status variables.
+fn client_collation(status: &[u8]) -> Option<u16> {
+    use mysql_common::binlog::events::{StatusVarVal, StatusVarsIterator};
+    StatusVarsIterator::new(status).find_map(|var| match var.get_value() {
+        Ok(StatusVarVal::Charset { charset_client, .. }) => Some(charset_client),
+        _ => None,
+    })
 }
 
 /// A MariaDB GTID event: `domain-server-seq`, and whether it is a standalone (DDL) group.
@@ -380,6 +399,29 @@ mod tests {
         body.extend([0x84, 0xff, 0xff, 0xff, 0xff]);
         body.extend(&stream);
         assert!(RowsEvent::parse(166, &body).is_err());
+    }
+
+    #[test]
+    fn a_query_event_keeps_non_ascii_bytes_and_the_clients_character_set() {
+        let query = b"CREATE TABLE t (e ENUM('caf\xe9'))";
+        // status: Q_FLAGS2_CODE (4 bytes), Q_CHARSET_CODE (client 8 = latin1_swedish_ci,
+        // connection 8, server 45)
+        let status = [0u8, 0, 0, 0, 0, 4, 8, 0, 8, 0, 45, 0];
+        let mut body = vec![7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0];
+        body.extend((status.len() as u16).to_le_bytes());
+        body.extend(status);
+        body.extend(b"app\0");
+        body.extend(query);
+        let q = QueryEvent::parse(kind::QUERY, &body).unwrap();
+        assert_eq!((q.thread_id, q.schema.as_str()), (7, "app"));
+        assert_eq!(q.client_collation, Some(8));
+        assert_eq!(q.raw.as_deref(), Some(&query[..]));
+        assert!(q.query.ends_with("'caf\u{fffd}'))"), "{}", q.query);
+        // ASCII reads the same in every client character set: no copy kept
+        let mut ascii = body[..body.len() - query.len()].to_vec();
+        ascii.extend(b"BEGIN");
+        let q = QueryEvent::parse(kind::QUERY, &ascii).unwrap();
+        assert_eq!((q.query.as_str(), q.raw), ("BEGIN", None));
     }
 
     #[test]

@@ -13,11 +13,12 @@ use sluice_core::Schema;
 use tracing::{info, warn};
 
 use crate::catalog;
-use crate::charset::Defaults;
+use crate::charset::{Charset, Defaults};
 use crate::config::{MySqlConfig, SnapshotMode};
 use crate::ddl::{self, DdlChange};
 use crate::decode::{self, ColCodec};
 use crate::error::MySqlError;
+use crate::events::QueryEvent;
 use crate::history::{cmp_position, HistoryRecord, SchemaHistory};
 use crate::mapping::{source_schema, TableSchemas};
 use crate::table::{TableDef, TableId};
@@ -53,6 +54,9 @@ pub struct TableRegistry {
     /// Database and server default character sets, for CREATE TABLE statements that name none:
     /// read from the catalog at start, then kept current by CREATE/ALTER/DROP DATABASE.
     charsets: Defaults,
+    /// Collation id → character set, from the server (`information_schema.COLLATIONS`): the
+    /// character set of the client that ran a DDL statement, which the statement's bytes are in.
+    collations: HashMap<u16, String>,
     /// Position after the last DDL applied: after a reconnect the stream may read a DDL again
     /// (it resumes from the last position handed over), which must not be applied twice.
     ddl_applied_upto: Option<(String, u64)>,
@@ -78,6 +82,7 @@ impl TableRegistry {
             by_table_id: HashMap::new(),
             history,
             charsets: catalog::charset_defaults(conn).await?,
+            collations: catalog::collation_charsets(conn).await?,
             ddl_applied_upto: None,
         };
         let state = match baseline {
@@ -250,6 +255,19 @@ impl TableRegistry {
             pos: at.1,
             message: format!("no definition for {id}"),
         })
+    }
+
+    /// The text of a statement, decoded with the character set of the client that ran it (a
+    /// `latin1` client's `ENUM('café')` is not UTF-8); the UTF-8 reading when that is unknown.
+    pub fn statement_text<'a>(&self, q: &'a QueryEvent) -> std::borrow::Cow<'a, str> {
+        let client = q
+            .client_collation
+            .and_then(|id| self.collations.get(&id))
+            .and_then(|name| Charset::by_name(name).ok());
+        match (&q.raw, client) {
+            (Some(raw), Some(cs)) if cs != Charset::Utf8 => cs.decode(raw).into_owned().into(),
+            _ => q.query.as_str().into(),
+        }
     }
 
     /// Applies a DDL statement found at a binlog position; `after` is the position after it.

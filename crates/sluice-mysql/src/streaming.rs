@@ -238,8 +238,10 @@ impl Run<'_> {
                         if crate::ddl::is_ddl_candidate(text) && resume.is_none() {
                             let db = q.schema.clone();
                             let file = t.file.clone();
+                            // in the client's character set: ENUM labels, names, comments
+                            let statement = self.registry.statement_text(&q);
                             self.registry
-                                .apply_ddl(&db, text, self.conn, (&file, end))
+                                .apply_ddl(&db, statement.trim(), self.conn, (&file, end))
                                 .await?;
                         }
                         if !t.begun {

@@ -501,3 +501,58 @@ fn a_latin1_server_that_ignores_the_client_handshake_still_reads_unicode() {
         "the text as written"
     );
 }
+
+#[test]
+fn ddl_from_a_latin1_client_keeps_its_enum_labels() {
+    // A statement is logged in the character set of the client that ran it: the ENUM labels of
+    // a CREATE TABLE sent by a latin1 client are latin1 bytes in the binlog.
+    let db = shared::maria();
+    db.sql("CREATE DATABASE cs_client");
+    let work = Work::new();
+    let conn = work.write_connector(
+        "c.json",
+        &db.connector("cs_client", &[("table.include.list", "cs_client.t")]),
+    );
+    work.catch_up(&conn, "out.jsonl");
+    let script = "CREATE TABLE cs_client.t (id INT PRIMARY KEY, e ENUM('café', 'naïve'), s SET('é', 'ü'), v VARCHAR(9) CHARACTER SET latin1);
+                  INSERT INTO cs_client.t VALUES (1, 'café', 'é,ü', 'déjà'), (2, 'naïve', 'ü', 'à');";
+    // ISO-8859-1: every character of the script is one byte of the same number
+    let latin1: Vec<u8> = script
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    let out = std::process::Command::new(common::repo_root().join("scripts/mariadb.sh"))
+        .arg("sql")
+        .arg(db.dir.path())
+        .arg("--default-character-set=latin1")
+        .arg("-e")
+        .arg(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&latin1))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    work.catch_up(&conn, "out.jsonl");
+    let got: Vec<String> = work
+        .lines("out.jsonl")
+        .iter()
+        .map(payload)
+        .map(|p| {
+            let a = &p["after"];
+            ["id", "e", "s", "v"]
+                .map(|k| a[k].as_str().map_or(a[k].to_string(), str::to_string))
+                .join("\t")
+        })
+        .collect();
+    let want = db.sql(
+        "SELECT id, CONVERT(e USING utf8mb4), CONVERT(s USING utf8mb4), CONVERT(v USING utf8mb4) \
+         FROM cs_client.t ORDER BY id",
+    );
+    assert_eq!(
+        want, "1\tcafé\té,ü\tdéjà\n2\tnaïve\tü\tà",
+        "the server holds the text"
+    );
+    assert_eq!(got.join("\n"), want);
+}
