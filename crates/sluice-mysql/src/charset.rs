@@ -412,7 +412,7 @@ pub fn resolve(charset: Option<&str>, collation: Option<&str>, inherited: &str) 
 
 /// The defaults a CREATE TABLE without a character set falls back to: each database's default
 /// character set, else the server's `character_set_server`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Defaults {
     pub server: String,
     pub databases: HashMap<String, String>,

@@ -7,12 +7,18 @@
 //! first start, or when history had to be rebuilt); other records hold the tables one DDL
 //! statement changed or dropped. A record's position is the position *after* its DDL, so
 //! [`SchemaHistory::state_at`] at a restart position includes exactly the DDL already applied.
+//!
+//! Database default character sets (what a later CREATE TABLE without one resolves to) follow
+//! the same rule: a baseline record carries them all, and each CREATE/ALTER/DROP DATABASE that
+//! changes one is a record of its own (its statement, no tables), replayed by
+//! [`SchemaHistory::charsets_at`].
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sluice_core::SchemaHistoryStore;
 
+use crate::charset::Defaults;
 use crate::error::MySqlError;
 use crate::history_codec;
 use crate::table::{TableDef, TableId};
@@ -30,7 +36,17 @@ pub struct HistoryRecord {
     pub tables: Vec<TableDef>,
     #[serde(default)]
     pub dropped: Vec<TableId>,
+    /// The statement's default database (Debezium's `databaseName`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db: Option<String>,
+    /// On a baseline: every database's default character set and the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charsets: Option<Defaults>,
 }
+
+/// What [`SchemaHistory::charsets_at`] finds: the baseline's database defaults, and the
+/// database statements after it as (default database, statement).
+pub type CharsetsAt<'a> = (Option<&'a Defaults>, Vec<(&'a str, &'a str)>);
 
 /// Compares binlog coordinates: by file sequence number, then position.
 pub fn cmp_position(a_file: &str, a_pos: u64, b_file: &str, b_pos: u64) -> std::cmp::Ordering {
@@ -144,6 +160,25 @@ impl SchemaHistory {
         }
         Some(state)
     }
+
+    /// The database default character sets recorded at the last baseline at or before
+    /// (`file`, `pos`) (`None` for a baseline written before sluice kept them), and the database
+    /// statements recorded after it up to that position, as (default database, statement), in
+    /// order. `None` if no baseline precedes the position.
+    pub fn charsets_at(&self, file: &str, pos: u64) -> Option<CharsetsAt<'_>> {
+        let upto: Vec<&HistoryRecord> = self
+            .records
+            .iter()
+            .filter(|r| cmp_position(&r.file, r.pos, file, pos).is_le())
+            .collect();
+        let start = upto.iter().rposition(|r| r.baseline)?;
+        let statements = upto[start + 1..]
+            .iter()
+            .filter(|r| r.tables.is_empty() && r.dropped.is_empty())
+            .filter_map(|r| Some((r.db.as_deref().unwrap_or(""), r.ddl.as_deref()?)))
+            .collect();
+        Some((upto[start].charsets.as_ref(), statements))
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +219,8 @@ mod tests {
             ddl: None,
             tables: vec![def(&["id", "a"])],
             dropped: vec![],
+            db: None,
+            charsets: Some(Defaults::default()),
         })
         .unwrap();
         h.append(HistoryRecord {
@@ -193,6 +230,8 @@ mod tests {
             ddl: Some("ALTER TABLE t ADD b INT".into()),
             tables: vec![def(&["id", "a", "b"])],
             dropped: vec![],
+            db: Some("app".into()),
+            charsets: None,
         })
         .unwrap();
         let reopened = open();
@@ -214,6 +253,47 @@ mod tests {
             3
         );
         assert!(reopened.state_at("b.000001", 50).is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn database_charsets_replay_from_the_baseline_and_database_statements() {
+        let dir = std::env::temp_dir().join(format!("sluice-hist-cs-{}", std::process::id()));
+        let path = dir.join("history.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let open = || {
+            SchemaHistory::open(Box::new(sluice_core::FileHistoryStore::new(&path)), "app").unwrap()
+        };
+        let mut baseline = Defaults::default();
+        baseline.set_database("app", Some("latin2".into()));
+        let record = |pos, ddl: &str, tables| HistoryRecord {
+            file: "b.000001".into(),
+            pos,
+            baseline: false,
+            ddl: Some(ddl.into()),
+            tables,
+            dropped: vec![],
+            db: Some("app".into()),
+            charsets: None,
+        };
+        let mut h = open();
+        h.append(HistoryRecord {
+            baseline: true,
+            ddl: None,
+            charsets: Some(baseline.clone()),
+            ..record(100, "", vec![def(&["id"])])
+        })
+        .unwrap();
+        h.append(record(200, "ALTER DATABASE CHARACTER SET koi8r", vec![]))
+            .unwrap();
+        h.append(record(300, "CREATE TABLE u (id INT)", vec![def(&["id"])]))
+            .unwrap();
+        let reopened = open();
+        let (base, statements) = reopened.charsets_at("b.000001", 150).unwrap();
+        assert_eq!((base, statements), (Some(&baseline), vec![]));
+        let (_, statements) = reopened.charsets_at("b.000001", 900).unwrap();
+        assert_eq!(statements, [("app", "ALTER DATABASE CHARACTER SET koi8r")]);
+        assert!(reopened.charsets_at("b.000001", 50).is_none());
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -9,6 +9,9 @@
 //! restart decodes text exactly as before. sluice adds `"baseline":true`
 //! to a record holding every captured table (a full definition set; Debezium ignores the flag).
 //! A history without any baseline flag (written by Debezium) is replayed from its first record.
+//! A baseline also carries `"serverCharset"` and `"databaseCharsets": {db: charset}` (sluice's,
+//! ignored by Debezium), and a CREATE/ALTER/DROP DATABASE that changes a default is a record
+//! with its statement and no table changes, as Debezium writes them.
 //!
 //! Types travel as Debezium spells them (`typeName` with ` UNSIGNED`, `length`/`scale`,
 //! `enumValues`); decoding rebuilds the SQL type text and reads it with the same parser as
@@ -16,6 +19,7 @@
 
 use serde_json::{json, Value as Json};
 
+use crate::charset::Defaults;
 use crate::history::HistoryRecord;
 use crate::table::{parse_sql_type, ColumnDef, SqlType, TableDef, TableId};
 
@@ -38,12 +42,11 @@ pub fn encode(r: &HistoryRecord, server: &str, server_id: u32, ts_ms: i64) -> Js
             .iter()
             .map(|id| json!({"type": "DROP", "id": quoted_id(id)})),
     );
-    let db = r
-        .tables
-        .first()
-        .map(|t| t.id.db.clone())
-        .or_else(|| r.dropped.first().map(|d| d.db.clone()))
-        .unwrap_or_default();
+    let db =
+        r.db.clone()
+            .or_else(|| r.tables.first().map(|t| t.id.db.clone()))
+            .or_else(|| r.dropped.first().map(|d| d.db.clone()))
+            .unwrap_or_default();
     let mut doc = json!({
         "source": {"server": server},
         "position": {"file": r.file, "pos": r.pos, "server_id": server_id},
@@ -54,6 +57,11 @@ pub fn encode(r: &HistoryRecord, server: &str, server_id: u32, ts_ms: i64) -> Js
     });
     if r.baseline {
         doc["baseline"] = Json::Bool(true);
+    }
+    if let Some(c) = &r.charsets {
+        let databases: std::collections::BTreeMap<&String, &String> = c.databases.iter().collect();
+        doc["serverCharset"] = json!(c.server);
+        doc["databaseCharsets"] = json!(databases);
     }
     doc
 }
@@ -105,6 +113,24 @@ pub fn decode(doc: &Json) -> Result<HistoryRecord, String> {
             .map(str::to_string),
         tables,
         dropped,
+        db: doc
+            .get("databaseName")
+            .and_then(Json::as_str)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+        charsets: doc
+            .get("serverCharset")
+            .and_then(Json::as_str)
+            .map(|server| Defaults {
+                server: server.to_string(),
+                databases: doc
+                    .get("databaseCharsets")
+                    .and_then(Json::as_object)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(db, cs)| Some((db.clone(), cs.as_str()?.to_string())))
+                    .collect(),
+            }),
     })
 }
 
@@ -386,6 +412,11 @@ mod tests {
             ddl: None,
             tables: vec![table],
             dropped: vec![TableId::new("app", "gone")],
+            db: Some("app".into()),
+            charsets: Some(Defaults {
+                server: "latin1".into(),
+                databases: [("app".to_string(), "koi8r".to_string())].into(),
+            }),
         };
         let doc = encode(&record, "inv", 1, 0);
         assert_eq!(doc["tableChanges"][0]["id"], "\"app\".\"odd\"\"name\"");

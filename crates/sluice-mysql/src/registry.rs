@@ -89,6 +89,9 @@ impl TableRegistry {
             Baseline::Rebuild => None,
             Baseline::Fresh | Baseline::Resume => reg.history.state_at(file, pos),
         };
+        if state.is_some() {
+            reg.charsets_from_history(file, pos);
+        }
         match state {
             Some(state) => {
                 info!(
@@ -134,10 +137,30 @@ impl TableRegistry {
                     ddl: None,
                     tables: defs,
                     dropped: Vec::new(),
+                    db: None,
+                    charsets: Some(reg.charsets.clone()),
                 })?;
             }
         }
         Ok(reg)
+    }
+
+    /// The database default character sets in force at (`file`, `pos`): the baseline's, then
+    /// the database statements recorded after it (the live server's when the baseline predates
+    /// sluice keeping them).
+    fn charsets_from_history(&mut self, file: &str, pos: u64) {
+        let Some((base, statements)) = self.history.charsets_at(file, pos) else {
+            return;
+        };
+        let mut defaults = base.cloned().unwrap_or_else(|| self.charsets.clone());
+        for (db, sql) in statements {
+            for change in ddl::interpret(db, sql, self.mariadb, &|_| None, &defaults) {
+                if let DdlChange::DatabaseCharset(name, charset) = change {
+                    defaults.set_database(&name, charset);
+                }
+            }
+        }
+        self.charsets = defaults;
     }
 
     pub fn source_schema(&self) -> &Arc<Schema> {
@@ -215,7 +238,7 @@ impl TableRegistry {
                 match catalog::load_one(conn, &id, self.mariadb).await? {
                     Some(def) => {
                         self.define(&def)?;
-                        self.record(at, None, vec![def], Vec::new())?;
+                        self.record(at, "", None, vec![def], Vec::new())?;
                     }
                     None => {
                         return Err(MySqlError::Decode {
@@ -288,13 +311,17 @@ impl TableRegistry {
         let changes = ddl::interpret(db, sql, self.mariadb, &current, &self.charsets);
         let mut defined = Vec::new();
         let mut dropped = Vec::new();
+        let mut database_changed = false;
         for change in changes {
             match change {
                 DdlChange::Define(def) if self.cfg.filters.table(&def.id.db, &def.id.table) => {
                     self.define(&def)?;
                     defined.push(def);
                 }
-                DdlChange::DatabaseCharset(db, charset) => self.charsets.set_database(&db, charset),
+                DdlChange::DatabaseCharset(db, charset) => {
+                    self.charsets.set_database(&db, charset);
+                    database_changed = true;
+                }
                 DdlChange::Drop(id) if self.tables.contains_key(&id) => {
                     self.drop_table(&id);
                     dropped.push(id);
@@ -315,7 +342,7 @@ impl TableRegistry {
                 _ => {}
             }
         }
-        if !defined.is_empty() || !dropped.is_empty() {
+        if !defined.is_empty() || !dropped.is_empty() || database_changed {
             info!(
                 changed = defined.len(),
                 dropped = dropped.len(),
@@ -323,7 +350,7 @@ impl TableRegistry {
                 pos = after.1,
                 "schema change recorded"
             );
-            self.record(after, Some(sql.to_string()), defined, dropped)?;
+            self.record(after, db, Some(sql.to_string()), defined, dropped)?;
             sluice_core::failpoint::crash_point("ddl-recorded");
         }
         Ok(())
@@ -332,6 +359,7 @@ impl TableRegistry {
     fn record(
         &mut self,
         at: (&str, u64),
+        db: &str,
         ddl: Option<String>,
         tables: Vec<TableDef>,
         dropped: Vec<TableId>,
@@ -343,6 +371,8 @@ impl TableRegistry {
             ddl,
             tables,
             dropped,
+            db: (!db.is_empty()).then(|| db.to_string()),
+            charsets: None,
         })
     }
 }

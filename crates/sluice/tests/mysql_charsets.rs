@@ -556,3 +556,41 @@ fn ddl_from_a_latin1_client_keeps_its_enum_labels() {
     );
     assert_eq!(got.join("\n"), want);
 }
+
+#[test]
+fn a_restart_resolves_old_ddl_with_the_database_defaults_of_its_time() {
+    // While sluice is stopped a table is created in a latin2 database whose default then
+    // changes: replaying the CREATE TABLE must use latin2 (from the schema history), not the
+    // server's default of today.
+    let db = shared::maria();
+    db.sql("CREATE DATABASE cs_then CHARACTER SET latin2");
+    let work = Work::new();
+    let conn = work.write_connector(
+        "c.json",
+        &db.connector("cs_then", &[("table.include.list", "cs_then\\..*")]),
+    );
+    work.catch_up(&conn, "out.jsonl");
+    db.sql(
+        "CREATE TABLE cs_then.t (id INT PRIMARY KEY, c CHAR(30), v VARCHAR(60), x TEXT);
+         INSERT INTO cs_then.t VALUES (1, 'Žluťoučký', 'kůň', 'úpěl');
+         ALTER DATABASE cs_then CHARACTER SET koi8r;
+         CREATE TABLE cs_then.u (id INT PRIMARY KEY, c CHAR(30), v VARCHAR(60), x TEXT);
+         INSERT INTO cs_then.u VALUES (1, 'Привет', 'мир', 'ёж');",
+    );
+    work.catch_up(&conn, "out.jsonl");
+    // and once more from the history alone, now that the database statement is recorded
+    db.sql(
+        "CREATE TABLE cs_then.w (id INT PRIMARY KEY, c CHAR(30), v VARCHAR(60), x TEXT);
+            INSERT INTO cs_then.w VALUES (1, 'Да', 'нет', 'ы');",
+    );
+    work.catch_up(&conn, "out.jsonl");
+    let got = events(&work.lines("out.jsonl"));
+    for table in ["t", "u", "w"] {
+        assert_eq!(
+            got.get(table),
+            Some(&server_text(db, "cs_then", table)),
+            "{table}"
+        );
+    }
+    assert_eq!(server_text(db, "cs_then", "t"), ["1\tŽluťoučký\tkůň\túpěl"]);
+}
