@@ -10,6 +10,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use sluice_postgres::config::{BinaryMode, IntervalMode};
+use sluice_postgres::infinity::Origin;
 use sluice_postgres::types::{decode, Conv};
 
 fn conv(sel: u8) -> Conv {
@@ -42,7 +43,10 @@ fn conv(sel: u8) -> Conv {
         _ => Conv::Point,
     };
     if sel >= 0xc0 {
-        Conv::Array(Box::new(scalar(sel)))
+        Conv::Array {
+            item: Box::new(scalar(sel)),
+            required_items: sel & 1 == 1,
+        }
     } else {
         scalar(sel)
     }
@@ -55,5 +59,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(text) else {
         return;
     };
-    let _ = decode(&conv(sel), text);
+    for origin in [Origin::Snapshot, Origin::Stream, Origin::Default] {
+        let _ = decode(&conv(sel), text, origin);
+    }
 });

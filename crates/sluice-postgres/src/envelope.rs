@@ -15,6 +15,7 @@ use tracing::warn;
 use crate::catalog::Table;
 use crate::config::PgConfig;
 use crate::error::PgError;
+use crate::infinity::Origin;
 use crate::types::{self, Conv};
 
 /// `source.version` sluice reports.
@@ -105,16 +106,21 @@ impl TableSchemas {
         })
     }
 
-    /// Converts one row given as text per table column (`None`: SQL NULL); columns of
-    /// unknown types are dropped.
-    pub fn row(&self, cells: impl IntoIterator<Item = Cell>, placeholder: &str) -> Vec<Value> {
+    /// Converts one row given as text per table column (`None`: SQL NULL), read from
+    /// `origin`; columns of unknown types are dropped.
+    pub fn row(
+        &self,
+        cells: impl IntoIterator<Item = Cell>,
+        placeholder: &str,
+        origin: Origin,
+    ) -> Vec<Value> {
         let mut out = Vec::with_capacity(self.required.len());
         for (conv, cell) in self.convs.iter().zip(cells) {
             let Some(conv) = conv else { continue };
             let v = match cell {
                 Cell::Null => Value::Null,
                 Cell::Unchanged => types::unavailable(conv, placeholder),
-                Cell::Text(t) => match types::decode(conv, &t) {
+                Cell::Text(t) => match types::decode(conv, &t, origin) {
                     Ok(v) => v,
                     Err(e) => {
                         warn!(table = %self.table.full_name(), error = %e, "value not representable; emitted as null");
@@ -166,7 +172,8 @@ pub struct SourceInfo {
     pub snapshot: Marker,
     pub tx_id: Option<u64>,
     pub lsn: u64,
-    /// LSN of the last transaction committed before this one (`sequence[0]`).
+    /// End LSN of the transaction the stream committed before this one (`sequence[0]`; `None`:
+    /// none since the snapshot or the slot's creation).
     pub last_commit: Option<u64>,
 }
 

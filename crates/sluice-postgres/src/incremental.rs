@@ -23,6 +23,7 @@ use crate::catalog::{self, quote};
 use crate::config::PgConfig;
 use crate::envelope::{Cell, SourceInfo, TableSchemas};
 use crate::error::{sql, PgError};
+use crate::infinity::Origin;
 use crate::pgoutput::RelColumn;
 use crate::snapshot::{copy_cells, copy_out};
 use crate::stream::Streamer;
@@ -118,7 +119,7 @@ pub async fn open_chunk(
                     })
                     .collect::<Vec<_>>(),
             );
-            let row = t.row(cells, placeholder);
+            let row = t.row(cells, placeholder, Origin::Snapshot);
             let key: Vec<Value> = t.key_fields.iter().map(|&i| row[i].clone()).collect();
             rows.push((key, row));
         }

@@ -3,7 +3,8 @@
 //!
 //! * [`config`]: the Debezium connector properties.
 //! * [`admin`]: the slot and server positions behind `sluice offsets` (show, set by LSN).
-//! * [`catalog`] and [`types`]: tables, columns and the Debezium type mapping.
+//! * [`catalog`] and [`types`]: tables, columns and the Debezium type mapping; [`infinity`]:
+//!   Debezium's values for infinite dates and timestamps.
 //! * [`pgoutput`]: decoding the replication messages.
 //! * [`envelope`]: per-table schemas and Debezium events.
 //! * [`snapshot`]: the consistent, lock-free, parallel initial snapshot.
@@ -19,6 +20,7 @@ pub mod confirm;
 pub mod envelope;
 pub mod error;
 pub mod incremental;
+pub mod infinity;
 pub mod pgoutput;
 pub mod position;
 pub mod snapshot;

@@ -17,12 +17,17 @@ use sluice_core::{OffsetMap, SnapshotProgress, SourceOffset};
 ///   `event` how many change events of that transaction were delivered (0: the transaction is
 ///   complete). A restart skips those events of the transaction with that commit LSN.
 /// * `lsn_proc` — the LSN of the last delivered change.
+/// * `lsn_last_commit` (sluice's) — the end LSN of the last transaction the replication stream
+///   committed before the next event: the first element of the next events' `source.sequence`
+///   (what Debezium puts there, see [`crate::stream`]), kept so that it survives a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PgPosition {
     pub lsn: u64,
     pub lsn_proc: u64,
     pub lsn_commit: u64,
     pub event: u64,
+    /// `lsn_last_commit`: absent until the stream saw a commit (after a snapshot, a new slot).
+    pub last_commit: Option<u64>,
     pub tx_id: Option<u64>,
     /// Commit time of the last transaction handled (µs since the epoch).
     pub ts_usec: i64,
@@ -49,6 +54,9 @@ impl PgPosition {
         if self.event != 0 {
             m.insert("event".into(), json!(self.event));
         }
+        if let Some(l) = self.last_commit {
+            m.insert("lsn_last_commit".into(), json!(l));
+        }
         if self.snapshot {
             m.insert("snapshot".into(), json!(true));
             m.insert("last_snapshot_record".into(), json!(false));
@@ -71,6 +79,7 @@ impl PgPosition {
             lsn_proc: o.number("lsn_proc")?.unwrap_or(lsn),
             lsn_commit: o.number("lsn_commit")?.unwrap_or(lsn),
             event: o.number("event")?.unwrap_or(0),
+            last_commit: o.number("lsn_last_commit")?,
             tx_id: o.number("txId")?,
             ts_usec: o.number("ts_usec")?.unwrap_or(0) as i64,
             snapshot: o.flag("snapshot"),
@@ -108,6 +117,7 @@ mod tests {
             lsn_proc: 90,
             lsn_commit: 95,
             event: 2,
+            last_commit: Some(80),
             tx_id: Some(7),
             ts_usec: 1_700_000_000_000_000,
             ..Default::default()
@@ -115,7 +125,7 @@ mod tests {
         let j = p.to_offset_json();
         assert_eq!(
             j.to_string(),
-            r#"{"lsn":100,"txId":7,"ts_usec":1700000000000000,"lsn_proc":90,"lsn_commit":95,"event":2}"#
+            r#"{"lsn":100,"txId":7,"ts_usec":1700000000000000,"lsn_proc":90,"lsn_commit":95,"event":2,"lsn_last_commit":80}"#
         );
         assert_eq!(PgPosition::from_offset_json(&j).unwrap(), p);
     }

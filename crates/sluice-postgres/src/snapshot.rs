@@ -37,6 +37,7 @@ use crate::catalog::quote;
 use crate::config::PgConfig;
 use crate::envelope::{Cell, EventBuilder, SourceInfo, TableSchemas};
 use crate::error::{sql, PgError};
+use crate::infinity::Origin;
 use crate::stream::send;
 use sluice_cdc::{markers, Marker, Op};
 
@@ -189,7 +190,7 @@ pub async fn run(
                 let mut out = Vec::new();
                 let pos = Position::Unknown;
                 for line in raw.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                    let row = t.row(copy_cells(line), &placeholder);
+                    let row = t.row(copy_cells(line), &placeholder, Origin::Snapshot);
                     builder.row_change(&t, Op::Read, None, Some(row), &info, &pos, &mut out);
                 }
                 (c, out)
@@ -210,6 +211,7 @@ pub async fn run(
             snapshot: true,
             snapshot_progress: progress,
             event: 0,
+            last_commit: None,
             incremental: None,
         })
     };
@@ -272,6 +274,7 @@ pub async fn run(
         snapshot: false,
         snapshot_progress: None,
         event: 0,
+        last_commit: None,
         incremental: None,
     });
     for e in &mut batch {

@@ -257,6 +257,7 @@ impl PostgresSource {
                 tx_id,
                 snapshot: false,
                 snapshot_progress: None,
+                last_commit: None, // Debezium's first sequence after a snapshot: [null, …]
                 ..start
             };
             if cfg.snapshot_mode == SnapshotMode::InitialOnly {

@@ -9,6 +9,14 @@
 //! Confirmation. The slot is told an LSN is flushed only when the offset store committed a
 //! position with that `lsn` ([`crate::confirm`]), so WAL is never freed for undelivered events.
 //!
+//! `source.sequence`. Debezium writes `["<last commit>", "<lsn>"]`, the first element being the
+//! end LSN of the transaction the stream committed before this event's (pgoutput's commit
+//! `end_lsn`, equal to where the next transaction's WAL starts), `null` until the stream
+//! committed one after a snapshot or a new slot. Observed from Debezium 3.6.1: the value
+//! survives a restart (Debezium's stream re-reads the last transaction from the slot and takes
+//! its commit), so sluice keeps it in the position (`lsn_last_commit`): a change's position has
+//! the previous transaction's end, a commit's position its own.
+//!
 //! Idle. With `heartbeat.interval.ms`, a heartbeat record is emitted between transactions on a
 //! server keepalive, carrying the keepalive's WAL position: once delivered, the offset (and the
 //! slot) move on although no captured table changed.
@@ -31,6 +39,7 @@ use crate::confirm::Confirmed;
 use crate::envelope::{Cell, EventBuilder, SourceInfo, TableSchemas};
 use crate::error::PgError;
 use crate::incremental::Signals;
+use crate::infinity::Origin;
 use crate::pgoutput::{self, Message, RelColumn};
 use crate::types::Column;
 use sluice_cdc::{Heartbeat, Marker, Op};
@@ -84,7 +93,7 @@ impl Streamer<'_> {
             ..start.clone()
         };
         let mut txn: Option<Txn> = None;
-        let mut last_commit: Option<u64> = None;
+        let mut last_commit: Option<u64> = start.last_commit;
         let mut batch: Vec<ChangeEvent> = Vec::new();
         let mut batch_position: Option<Position> = None;
         let mut sent_mid_txn = false;
@@ -195,6 +204,7 @@ impl Streamer<'_> {
                         lsn_proc: wal_start.0,
                         lsn_commit: t.final_lsn,
                         event: t.changes,
+                        last_commit,
                         tx_id: Some(u64::from(t.xid)),
                         ts_usec: t.commit_us,
                         snapshot: false,
@@ -241,13 +251,14 @@ impl Streamer<'_> {
                         lsn_proc: end_lsn.0,
                         lsn_commit: lsn.0,
                         event: 0,
+                        last_commit: Some(end_lsn.0),
                         tx_id: t.as_ref().map(|t| u64::from(t.xid)),
                         ts_usec: t.as_ref().map_or(complete.ts_usec, |t| t.commit_us),
                         snapshot: false,
                         snapshot_progress: None,
                         incremental: self.signals.offset.clone(),
                     };
-                    last_commit = Some(lsn.0);
+                    last_commit = Some(end_lsn.0);
                     last_seen = last_seen.max(end_lsn.0);
                     if !batch.is_empty() || sent_mid_txn {
                         batch_position = Some(Position::from_source(complete.clone()));
@@ -369,7 +380,7 @@ impl Streamer<'_> {
         match msg {
             Message::Insert { rel, new } => {
                 if let Some(t) = table(rel).filter(|_| !cfg.skip_creates) {
-                    let after = t.row(new, ph);
+                    let after = t.row(new, ph, Origin::Stream);
                     self.signals.evict(t, &after);
                     self.builder
                         .row_change(t, Op::Create, None, Some(after), info, position, out);
@@ -385,8 +396,8 @@ impl Streamer<'_> {
                             }
                         }
                     }
-                    let before = old.map(|(_, cells)| t.row(cells, ph));
-                    let after = t.row(new, ph);
+                    let before = old.map(|(_, cells)| t.row(cells, ph, Origin::Stream));
+                    let after = t.row(new, ph, Origin::Stream);
                     for image in before.iter().chain([&after]) {
                         self.signals.evict(t, image);
                     }
@@ -403,7 +414,7 @@ impl Streamer<'_> {
             }
             Message::Delete { rel, old } => {
                 if let Some(t) = table(rel).filter(|_| !cfg.skip_deletes) {
-                    let before = t.row(old.1, ph);
+                    let before = t.row(old.1, ph, Origin::Stream);
                     self.signals.evict(t, &before);
                     self.builder
                         .row_change(t, Op::Delete, Some(before), None, info, position, out);

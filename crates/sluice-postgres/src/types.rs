@@ -2,7 +2,8 @@
 //! them (checked against Debezium 3.6's output, see tests/postgres_types.rs).
 //!
 //! Values arrive as PostgreSQL's *text* output, both from pgoutput (text mode) and from the
-//! snapshot (`COPY … TO STDOUT`), so one decoder serves both. Sessions run with
+//! snapshot (`COPY … TO STDOUT`), so one decoder serves both; only `infinity` and `-infinity`
+//! convert differently by where they were read ([`crate::infinity`]). Sessions run with
 //! `TimeZone=UTC`, `DateStyle=ISO`, `IntervalStyle=iso_8601` and `extra_float_digits=3`, which
 //! fixes the text forms parsed here.
 
@@ -15,6 +16,7 @@ use sluice_core::schema::logical;
 use sluice_core::{Schema, SchemaBuilder, Value};
 
 use crate::config::{BinaryMode, DecimalMode, IntervalMode, PgConfig, TimePrecision};
+use crate::infinity::{self, Origin};
 
 /// A type of the database (`pg_type`), resolved: domains to their base type, arrays to their
 /// element type.
@@ -79,7 +81,13 @@ pub enum Conv {
     /// BIT(n) / VARBIT as `io.debezium.data.Bits` (little-endian bytes of the number).
     Bits,
     Point,
-    Array(Box<Conv>),
+    /// An array of `item`s; `required_items`: the items' schema is not optional (enum and
+    /// tsvector items, as Debezium has them), so an array with a NULL item cannot be
+    /// represented.
+    Array {
+        item: Box<Conv>,
+        required_items: bool,
+    },
     /// A type sluice does not know (`include.unknown.datatypes=true`): its text as bytes.
     Unknown,
 }
@@ -99,11 +107,7 @@ pub fn mapping(ty: &PgType, typmod: i32, cfg: &PgConfig) -> Option<(SchemaBuilde
         return mapping(base, if typmod >= 0 { typmod } else { *base_mod }, cfg);
     }
     if let Some(elem) = &ty.elem {
-        let (item, conv) = mapping(elem, typmod, cfg)?;
-        return Some((
-            SchemaBuilder::array(item.optional().build()),
-            Conv::Array(Box::new(conv)),
-        ));
+        return array_mapping(elem, typmod, cfg);
     }
     if ty.kind == b'e' {
         return Some((
@@ -158,9 +162,13 @@ pub fn mapping(ty: &PgType, typmod: i32, cfg: &PgConfig) -> Option<(SchemaBuilde
             (s, Conv::Money(Box::new(c)))
         }
         "bpchar" | "varchar" | "text" | "name" | "char" | "citext" | "inet" | "cidr"
-        | "macaddr" | "macaddr8" | "ltree" | "tsvector" | "tsquery" => {
-            (SchemaBuilder::string(), Conv::Str)
-        }
+        | "macaddr" | "macaddr8" | "ltree" => (SchemaBuilder::string(), Conv::Str),
+        "tsvector" => (
+            SchemaBuilder::string()
+                .name("io.debezium.data.Tsvector")
+                .version(1),
+            Conv::Str,
+        ),
         "uuid" => (
             SchemaBuilder::string()
                 .name("io.debezium.data.Uuid")
@@ -282,6 +290,40 @@ pub fn mapping(ty: &PgType, typmod: i32, cfg: &PgConfig) -> Option<(SchemaBuilde
     })
 }
 
+/// Element types Debezium 3.6.1 captures no array of (it logs "No converter found" and leaves
+/// the column out): observed for these; `bit` arrays it maps to a scalar schema and never
+/// fills, which sluice does not imitate (it leaves them out too).
+const UNMAPPED_ARRAY_ITEMS: &[&str] =
+    &["interval", "money", "xml", "point", "varbit", "bit", "name"];
+
+/// An array column: the item's schema and conversion, optional items except for enums and
+/// `tsvector` (as Debezium has them); element types Debezium has no array of are unknown types.
+fn array_mapping(elem: &PgType, typmod: i32, cfg: &PgConfig) -> Option<(SchemaBuilder, Conv)> {
+    let base = match &elem.base {
+        Some((b, _)) => b.as_ref(),
+        None => elem,
+    };
+    if UNMAPPED_ARRAY_ITEMS.contains(&base.name.as_str()) {
+        return cfg
+            .include_unknown_types
+            .then(|| (SchemaBuilder::bytes(), Conv::Unknown));
+    }
+    let (item, conv) = mapping(elem, typmod, cfg)?;
+    let required_items = base.kind == b'e' || base.name == "tsvector";
+    let item = if required_items {
+        item
+    } else {
+        item.optional()
+    };
+    Some((
+        SchemaBuilder::array(item.build()),
+        Conv::Array {
+            item: Box::new(conv),
+            required_items,
+        },
+    ))
+}
+
 /// The schema of a column (with its default, when Debezium would give one).
 pub fn column_schema(col: &Column, cfg: &PgConfig) -> Option<(Arc<Schema>, Conv)> {
     let (mut b, conv) = mapping(&col.ty, col.typmod, cfg)?;
@@ -295,11 +337,15 @@ pub fn column_schema(col: &Column, cfg: &PgConfig) -> Option<(Arc<Schema>, Conv)
 }
 
 /// A column default as a value: literals (`42`, `'x'::text`, `true`) decode like data; a
-/// sequence (`nextval(…)`) has Debezium's zero default; anything else (functions) none.
+/// sequence (`nextval(…)`) has Debezium's zero default; arrays (Debezium 3.6.1 gives them none)
+/// and anything else (functions) none.
 fn default_value(expr: &str, conv: &Conv) -> Option<Value> {
     let e = expr.trim();
     if e.starts_with("nextval(") {
         return Some(zero(conv));
+    }
+    if matches!(conv, Conv::Array { .. }) {
+        return None;
     }
     if e.eq_ignore_ascii_case("null") || e.starts_with("NULL::") {
         return None;
@@ -324,7 +370,7 @@ fn default_value(expr: &str, conv: &Conv) -> Option<Value> {
             v.to_string()
         }
     };
-    decode(conv, &literal).ok()
+    decode(conv, &literal, Origin::Default).ok()
 }
 
 /// The value a required column gets when the change carries none (a delete's old key image
@@ -351,7 +397,7 @@ pub fn zero(conv: &Conv) -> Value {
             Value::Null,
             Value::Null,
         ]),
-        Conv::Array(_) => Value::Array(Vec::new()),
+        Conv::Array { .. } => Value::Array(Vec::new()),
         Conv::DecimalString
         | Conv::Str
         | Conv::Bytes(_)
@@ -368,7 +414,7 @@ pub fn unavailable(conv: &Conv, placeholder: &str) -> Value {
         Conv::Bytes(BinaryMode::Bytes) | Conv::Unknown => {
             Value::Bytes(placeholder.as_bytes().to_vec())
         }
-        Conv::Array(inner) => Value::Array(vec![unavailable(inner, placeholder)]),
+        Conv::Array { item, .. } => Value::Array(vec![unavailable(item, placeholder)]),
         Conv::Str | Conv::Bytes(_) | Conv::DecimalString | Conv::TimeTz | Conv::TimestampTz(_) => {
             Value::String(Arc::from(placeholder))
         }
@@ -383,8 +429,11 @@ fn bad(what: &str, text: &str) -> String {
     )
 }
 
-/// Decodes one value's text.
-pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
+/// Decodes one value's text, read from `origin`.
+pub fn decode(conv: &Conv, text: &str, origin: Origin) -> Result<Value, String> {
+    if let Some(v) = infinity::value(conv, text, origin) {
+        return v.ok_or_else(|| bad("a default", text));
+    }
     Ok(match conv {
         Conv::Bool => Value::Boolean(matches!(text, "t" | "true" | "1")),
         Conv::I16 => Value::Int16(text.parse().map_err(|_| bad("smallint", text))?),
@@ -407,7 +456,7 @@ pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
                 .chars()
                 .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
                 .collect();
-            decode(inner, &plain)?
+            decode(inner, &plain, origin)?
         }
         Conv::Str => Value::String(Arc::from(text)),
         Conv::Bytes(mode) => {
@@ -486,14 +535,20 @@ pub fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
                 Value::Null,
             ])
         }
-        Conv::Array(inner) => {
+        Conv::Array {
+            item,
+            required_items,
+        } => {
             let items = array(text).ok_or_else(|| bad("array", text))?;
             Value::Array(
                 items
                     .into_iter()
                     .map(|i| match i {
+                        // Debezium fails to convert the whole value ("Failed to properly
+                        // convert data value"), and emits it as null
+                        None if *required_items => Err(bad("array without NULL items", text)),
                         None => Ok(Value::Null),
-                        Some(s) => decode(inner, &s),
+                        Some(s) => decode(item, &s, Origin::ArrayItem),
                     })
                     .collect::<Result<_, _>>()?,
             )
@@ -692,6 +747,11 @@ fn array(text: &str) -> Option<Vec<Option<String>>> {
 mod tests {
     use super::*;
 
+    /// Decodes as the stream reads (finite values decode alike from every origin).
+    fn decode(conv: &Conv, text: &str) -> Result<Value, String> {
+        super::decode(conv, text, Origin::Stream)
+    }
+
     #[test]
     fn times_and_dates_match_debezium() {
         assert_eq!(
@@ -791,6 +851,185 @@ mod tests {
             "2024-01-01 12:00:00+99999999999999999"
         )
         .is_err());
+    }
+
+    fn pg_type(name: &str, kind: u8) -> Arc<PgType> {
+        Arc::new(PgType {
+            oid: 0,
+            name: name.into(),
+            kind,
+            elem: None,
+            base: None,
+            labels: if kind == b'e' {
+                vec!["sad".into(), "ok".into(), "happy".into()]
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    fn array_of(elem: Arc<PgType>) -> PgType {
+        PgType {
+            oid: 0,
+            name: format!("_{}", elem.name),
+            kind: b'b',
+            elem: Some(elem),
+            base: None,
+            labels: Vec::new(),
+        }
+    }
+
+    fn cfg(extra: &[(&str, &str)]) -> PgConfig {
+        let mut props = vec![
+            ("database.hostname", "127.0.0.1"),
+            ("database.user", "postgres"),
+            ("database.dbname", "app"),
+            ("topic.prefix", "pg"),
+        ];
+        props.extend_from_slice(extra);
+        PgConfig::from_properties("c", &sluice_core::props::from_pairs(&props)).unwrap()
+    }
+
+    /// Debezium 3.6.1 (observed): `tsvector` is a string named `io.debezium.data.Tsvector`;
+    /// `tsquery` has no converter and is left out unless unknown types are included.
+    #[test]
+    fn tsvector_is_named_and_tsquery_is_unknown() {
+        let (b, conv) = mapping(&pg_type("tsvector", b'b'), -1, &cfg(&[])).unwrap();
+        let s = b.build();
+        assert_eq!(s.name.as_deref(), Some("io.debezium.data.Tsvector"));
+        assert_eq!((s.version, conv), (Some(1), Conv::Str));
+        assert!(mapping(&pg_type("tsquery", b'b'), -1, &cfg(&[])).is_none());
+        let unknown = cfg(&[("include.unknown.datatypes", "true")]);
+        assert_eq!(
+            mapping(&pg_type("tsquery", b'b'), -1, &unknown).unwrap().1,
+            Conv::Unknown
+        );
+    }
+
+    /// Debezium 3.6.1 (observed): enum and tsvector array items are required, with the item
+    /// type's name and parameters; items of every other array are optional.
+    #[test]
+    fn enum_and_tsvector_array_items_are_required_others_optional() {
+        let items = |elem: Arc<PgType>| {
+            let (b, conv) = mapping(&array_of(elem), -1, &cfg(&[])).unwrap();
+            (b.build().items.clone().unwrap(), conv)
+        };
+        let (mood, conv) = items(pg_type("mood", b'e'));
+        assert!(!mood.optional);
+        assert_eq!(mood.name.as_deref(), Some(logical::ENUM));
+        assert_eq!(mood.version, Some(1));
+        assert_eq!(mood.parameter("allowed"), Some("sad,ok,happy"));
+        assert_eq!(
+            conv,
+            Conv::Array {
+                item: Box::new(Conv::Str),
+                required_items: true
+            }
+        );
+        let (tsv, _) = items(pg_type("tsvector", b'b'));
+        assert!(!tsv.optional);
+        assert_eq!(tsv.name.as_deref(), Some("io.debezium.data.Tsvector"));
+        for name in [
+            "int4",
+            "text",
+            "uuid",
+            "date",
+            "timestamptz",
+            "bytea",
+            "int4range",
+        ] {
+            let kind = if name == "int4range" { b'r' } else { b'b' };
+            assert!(items(pg_type(name, kind)).0.optional, "{name}[] items");
+        }
+    }
+
+    /// Debezium 3.6.1 (observed) captures no `interval[]`, `money[]`, `xml[]`, `point[]`,
+    /// `varbit[]`, `name[]` column.
+    #[test]
+    fn arrays_debezium_has_no_converter_for_are_unknown_types() {
+        for name in ["interval", "money", "xml", "point", "varbit", "name"] {
+            assert!(
+                mapping(&array_of(pg_type(name, b'b')), -1, &cfg(&[])).is_none(),
+                "{name}[]"
+            );
+        }
+    }
+
+    /// Debezium 3.6.1 (observed): an enum array holding a NULL item fails to convert and the
+    /// column is emitted as null (here: an error, which the row turns into null).
+    #[test]
+    fn a_null_item_in_an_array_of_required_items_is_not_representable() {
+        let required = Conv::Array {
+            item: Box::new(Conv::Str),
+            required_items: true,
+        };
+        assert!(decode(&required, "{ok,NULL}").is_err());
+        assert_eq!(
+            decode(&required, "{ok,sad}").unwrap(),
+            Value::Array(vec![
+                Value::String("ok".into()),
+                Value::String("sad".into())
+            ])
+        );
+        let optional = Conv::Array {
+            item: Box::new(Conv::Str),
+            required_items: false,
+        };
+        assert_eq!(
+            decode(&optional, "{ok,NULL}").unwrap(),
+            Value::Array(vec![Value::String("ok".into()), Value::Null])
+        );
+    }
+
+    /// Observed from Debezium 3.6.1: infinite array items convert as the snapshot's, whatever
+    /// read the array; a scalar date converts by where it was read.
+    #[test]
+    fn infinite_dates_and_timestamps_in_rows_arrays_and_defaults() {
+        let dates = Conv::Array {
+            item: Box::new(Conv::Date),
+            required_items: false,
+        };
+        for origin in [Origin::Snapshot, Origin::Stream] {
+            assert_eq!(
+                super::decode(&dates, "{infinity,-infinity,2024-01-01}", origin).unwrap(),
+                Value::Array(vec![
+                    Value::Int32(-622191234),
+                    Value::Int32(-625821272),
+                    Value::Int32(19723)
+                ])
+            );
+        }
+        assert_eq!(
+            super::decode(&Conv::Date, "infinity", Origin::Stream).unwrap(),
+            Value::Int32(-2147472692)
+        );
+        assert_eq!(
+            default_value("'infinity'::date", &Conv::Date),
+            Some(Value::Int32(169560311))
+        );
+        assert_eq!(
+            default_value(
+                "'-infinity'::timestamp without time zone",
+                &Conv::TimestampMicros
+            ),
+            Some(Value::Int64(i64::MIN))
+        );
+        assert_eq!(
+            default_value(
+                "'infinity'::timestamp with time zone",
+                &Conv::TimestampTz(6)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn array_columns_have_no_default() {
+        let moods = Conv::Array {
+            item: Box::new(Conv::Str),
+            required_items: true,
+        };
+        assert_eq!(default_value("'{ok}'::mood[]", &moods), None);
     }
 
     #[test]

@@ -57,36 +57,40 @@ fn comparable(lines: &[Value]) -> Vec<Value> {
     snap
 }
 
-#[test]
-fn types_snapshot_and_changes_match_debezium_3_6() {
+/// Runs sluice (connector and topic prefix `ref`, a filtered publication over `tables`, `extra`
+/// properties) on a database holding `setup`'s rows, streams `changes`, and compares every event
+/// with Debezium's, recorded in `reference`: key, value schema and payload (see `normalized`).
+fn assert_matches_debezium(
+    setup: &str,
+    changes: &str,
+    reference: &str,
+    tables: &str,
+    extra: &[(&str, &str)],
+) {
     let pg = Pg::start();
     pg.sql("CREATE DATABASE ref");
-    pg.sql_in("ref", &fixture("postgres_types.sql"));
+    pg.sql_in("ref", &fixture(setup));
     let work = Work::new();
-    let mut doc = pg.connector(
-        "ref",
-        "ref",
-        &[
-            ("publication.autocreate.mode", "filtered"),
-            (
-                "table.include.list",
-                "public.types,public.toasty,public.full_ident,public.nokey",
-            ),
-        ],
-    );
+    let mut props = vec![
+        ("publication.autocreate.mode", "filtered"),
+        ("table.include.list", tables),
+    ];
+    props.extend_from_slice(extra);
+    let mut doc = pg.connector("ref", "ref", &props);
     doc["config"]["topic.prefix"] = "ref".into();
     let c = work.write_connector("ref.json", &doc);
-    let mut child = work.spawn(&c, "out.jsonl");
-    assert!(
-        wait_until(Duration::from_secs(60), || work.lines("out.jsonl").len()
-            >= 5),
-        "snapshot events"
-    );
-    pg.sql_in("ref", &fixture("postgres_changes.sql"));
-    let want: Vec<Value> = fixture("postgres_debezium.jsonl")
+    let want: Vec<Value> = fixture(reference)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let snapshot = want.iter().take_while(|l| src_op(l) == "r").count();
+    let mut child = work.spawn(&c, "out.jsonl");
+    assert!(
+        wait_until(Duration::from_secs(60), || work.lines("out.jsonl").len()
+            >= snapshot),
+        "snapshot events"
+    );
+    pg.sql_in("ref", &fixture(changes));
     assert!(
         wait_until(Duration::from_secs(60), || work.lines("out.jsonl").len()
             >= want.len()),
@@ -110,6 +114,128 @@ fn types_snapshot_and_changes_match_debezium_3_6() {
             w["topic"], w["key"]
         );
     }
+}
+
+#[test]
+fn types_snapshot_and_changes_match_debezium_3_6() {
+    assert_matches_debezium(
+        "postgres_types.sql",
+        "postgres_changes.sql",
+        "postgres_debezium.jsonl",
+        "public.types,public.toasty,public.full_ident,public.nokey",
+        &[],
+    );
+}
+
+/// Issue 19, recorded from Debezium 3.6.1 (scripts/record-postgres.sh, time.precision.mode
+/// adaptive): `infinity` / `-infinity` dates and timestamps (in the snapshot, the stream, arrays
+/// and column defaults), `tsvector` named `io.debezium.data.Tsvector`, `tsquery` left out,
+/// enum and tsvector array items required, the arrays Debezium has no converter for left out,
+/// an enum array holding a NULL item emitted as null.
+#[test]
+fn infinity_tsvector_and_array_items_match_debezium_3_6_1() {
+    assert_matches_debezium(
+        "postgres_issue19.sql",
+        "postgres_issue19_changes.sql",
+        "postgres_issue19_debezium.jsonl",
+        ISSUE19_TABLES,
+        &[],
+    );
+}
+
+/// The same in time.precision.mode=connect (Connect's Date and Timestamp, millisecond
+/// timestamps), recorded from Debezium 3.6.1 likewise.
+#[test]
+fn infinity_in_connect_time_precision_matches_debezium_3_6_1() {
+    assert_matches_debezium(
+        "postgres_issue19.sql",
+        "postgres_issue19_changes.sql",
+        "postgres_issue19_debezium_connect.jsonl",
+        ISSUE19_TABLES,
+        &[("time.precision.mode", "connect")],
+    );
+}
+
+const ISSUE19_TABLES: &str = "public.inf,public.inf_def,public.tsv,public.arrays";
+
+/// `end_lsn` of transaction `xid`'s commit record, read from the WAL (pg_walinspect) between
+/// `from` and now: where the next transaction's WAL starts, and what pgoutput sends as the
+/// commit's end LSN.
+fn commit_end(pg: &Pg, from: &str, xid: &str) -> String {
+    pg.sql(&format!(
+        "SELECT end_lsn - '0/0' FROM pg_get_wal_records_info('{from}', pg_current_wal_flush_lsn()) \
+         WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT' AND xid = {xid}"
+    ))
+}
+
+/// A transaction of `n` inserts into `s` from id `first` on; its xid.
+fn transaction(pg: &Pg, first: i64, n: i64) -> String {
+    pg.sql(&format!(
+        "BEGIN; INSERT INTO s SELECT g FROM generate_series({first}, {}) g; SELECT txid_current(); COMMIT;",
+        first + n - 1
+    ))
+    .lines()
+    .last()
+    .unwrap()
+    .to_string()
+}
+
+/// `source.sequence` as Debezium 3.6.1 writes it (observed on Kafka Connect, PostgreSQL 15):
+/// `["<end LSN of the previous transaction's commit>", "<lsn>"]`, both numbers as strings; the
+/// first element is null in the snapshot and in the first transaction streamed after it, and a
+/// restart keeps it (the first transaction after the restart has the end of the last one
+/// before).
+#[test]
+fn source_sequence_starts_with_the_previous_transactions_end_lsn_across_restarts() {
+    let pg = Pg::start();
+    pg.sql("CREATE EXTENSION pg_walinspect; CREATE TABLE s (id int PRIMARY KEY); INSERT INTO s VALUES (1);");
+    let work = Work::new();
+    let c = work.write_connector(
+        "c.json",
+        &pg.connector("seq", "postgres", &[("table.include.list", "public\\.s")]),
+    );
+    let from = pg.sql("SELECT pg_current_wal_lsn()");
+    work.catch_up(&c, "out.jsonl"); // the slot and the snapshot
+    let a = transaction(&pg, 10, 2);
+    let b = transaction(&pg, 20, 1);
+    work.catch_up(&c, "out.jsonl");
+    let c_xid = transaction(&pg, 30, 1);
+    let d = transaction(&pg, 40, 2);
+    work.catch_up(&c, "out.jsonl"); // a restart between b and c
+    let (a_end, b_end, c_end) = (
+        commit_end(&pg, &from, &a),
+        commit_end(&pg, &from, &b),
+        commit_end(&pg, &from, &c_xid),
+    );
+    assert!(commit_end(&pg, &from, &d).parse::<u64>().is_ok());
+    let lines = work.lines("out.jsonl");
+    let got: Vec<(i64, Value)> = lines
+        .iter()
+        .map(|l| {
+            let p = payload(l);
+            let seq: Value = serde_json::from_str(p["source"]["sequence"].as_str().unwrap())
+                .expect("sequence is a JSON array in a string");
+            assert_eq!(
+                seq[1],
+                p["source"]["lsn"].to_string(),
+                "sequence[1] is the event's lsn"
+            );
+            (p["after"]["id"].as_i64().unwrap(), seq[0].clone())
+        })
+        .collect();
+    let s = |v: &str| Value::String(v.to_string());
+    assert_eq!(
+        got,
+        [
+            (1, Value::Null),
+            (10, Value::Null),
+            (11, Value::Null),
+            (20, s(&a_end)),
+            (30, s(&b_end)),
+            (40, s(&c_end)),
+            (41, s(&c_end)),
+        ]
+    );
 }
 
 #[test]
