@@ -38,6 +38,7 @@ pub mod source;
 pub mod stream;
 mod streaming;
 pub mod table;
+pub mod tls;
 
 pub use config::MySqlConfig;
 pub use error::MySqlError;
