@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use sluice_core::{HistoryStoreError, SchemaHistoryStore};
+use sluice_core::{ErrorClass, HistoryStoreError, Retryable, SchemaHistoryStore};
 
 use crate::{ensure_topic, read_topic, KafkaConfig, KafkaError, KafkaProducer, TopicSpec};
 
@@ -58,7 +58,10 @@ impl SchemaHistoryStore for KafkaHistoryStore {
     }
 
     fn load(&mut self) -> Result<Vec<Json>, HistoryStoreError> {
-        let records = read_topic(&self.cfg, &self.topic).map_err(|e| self.error(e, true))?;
+        let records = read_topic(&self.cfg, &self.topic).map_err(|e| {
+            let retryable = e.class() == ErrorClass::Retryable;
+            self.error(e, retryable)
+        })?;
         if records.iter().any(|r| r.partition != records[0].partition) {
             return Err(self.error(
                 "records in more than one partition: the history topic must have exactly one partition (recreate it with one)",

@@ -11,6 +11,7 @@ pub use sluice_core::modes::{BinaryMode, DecimalMode, TimePrecision as TimePreci
 
 use crate::error::MySqlError;
 use crate::filters::{self, Filters};
+use crate::tls::TlsSettings;
 
 /// `bigint.unsigned.handling.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct MySqlConfig {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// `database.ssl.*`.
+    pub tls: TlsSettings,
     pub server_id: u32,
     pub topic_prefix: String,
     pub filters: Filters,
@@ -105,6 +108,12 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "schema.history.internal",
     "schema.history.internal.file.filename",
     "database.ssl.mode",
+    "database.ssl.truststore",
+    "database.ssl.truststore.password",
+    "database.ssl.truststore.type",
+    "database.ssl.keystore",
+    "database.ssl.keystore.password",
+    "database.ssl.keystore.type",
     "signal.data.collection",
     "signal.enabled.channels",
     "incremental.snapshot.chunk.size",
@@ -173,13 +182,7 @@ impl MySqlConfig {
                 ("schema_only_recovery", S::Recovery),
             ],
         )?;
-        if let Some(mode) = props.get("database.ssl.mode") {
-            if !matches!(mode.trim(), "disabled" | "preferred") {
-                return Err(MySqlError::Config(format!(
-                    "database.ssl.mode={mode:?} is not supported yet; use disabled"
-                )));
-            }
-        }
+        let tls = TlsSettings::from_props(props)?;
         let topic_prefix = required(props, "topic.prefix")?;
         if !topic_prefix
             .chars()
@@ -205,6 +208,7 @@ impl MySqlConfig {
             port: number(props, "database.port", Some(3306))?,
             user: required(props, "database.user")?,
             password: props.get("database.password").cloned().unwrap_or_default(),
+            tls,
             server_id: number(props, "database.server.id", None::<u32>)?,
             topic_prefix,
             filters: Filters::from_props(props, filters::NAMESPACE).map_err(MySqlError::Config)?,

@@ -19,8 +19,9 @@
 //! take the reload path.
 
 use sqlparser::ast::{
-    AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, MySQLColumnPosition, ObjectName,
-    ObjectNamePart, ObjectType, RenameTableNameKind, Statement, TableConstraint,
+    AlterTableOperation, ColumnDef as SqlColumn, ColumnOption, CreateTableLikeKind,
+    MySQLColumnPosition, ObjectName, ObjectNamePart, ObjectType, RenameTableNameKind, Statement,
+    TableConstraint,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
@@ -71,15 +72,23 @@ pub fn interpret(
         match st {
             Statement::CreateTable(ct) => {
                 let id = table_id(db, &ct.name);
-                if ct.query.is_some()
-                    || ct.like.is_some()
-                    || ct.clone.is_some()
-                    || ct.columns.is_empty()
-                {
-                    out.push(DdlChange::Reload(
-                        id,
-                        "CREATE TABLE … LIKE/AS SELECT".into(),
-                    ));
+                if let Some(source) = like_source(db, &ct) {
+                    // the copy's definition comes from the tracked one, as Debezium's schema
+                    // model does: the original may be gone by the time this is read
+                    out.push(match current(&source) {
+                        Some(mut def) => {
+                            def.id = id;
+                            DdlChange::Define(def)
+                        }
+                        None => DdlChange::Reload(
+                            id,
+                            format!("CREATE TABLE … LIKE {source}, a table not tracked"),
+                        ),
+                    });
+                    continue;
+                }
+                if ct.query.is_some() || ct.clone.is_some() || ct.columns.is_empty() {
+                    out.push(DdlChange::Reload(id, "CREATE TABLE … AS SELECT".into()));
                     continue;
                 }
                 let (cs, collation) = table_charset_options(&ct.table_options);
@@ -156,6 +165,27 @@ pub fn interpret(
         }
     }
     out
+}
+
+/// The table a `CREATE TABLE … LIKE` copies. sqlparser reads MySQL's parenthesized form
+/// `CREATE TABLE t2 (LIKE t)` as one column named LIKE whose type is the table name.
+fn like_source(db: &str, ct: &sqlparser::ast::CreateTable) -> Option<TableId> {
+    if let Some(CreateTableLikeKind::Plain(like) | CreateTableLikeKind::Parenthesized(like)) =
+        &ct.like
+    {
+        return Some(table_id(db, &like.name));
+    }
+    match ct.columns.as_slice() {
+        [c] if c.name.value.eq_ignore_ascii_case("like") && c.options.is_empty() => {
+            let name = c.data_type.to_string();
+            let parts: Vec<String> = name.split('.').map(unquote).collect();
+            Some(match parts.as_slice() {
+                [d, t] => TableId::new(d.as_str(), t.as_str()),
+                _ => TableId::new(db, unquote(&name).as_str()),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Applies ALTER TABLE operations; returns the new name on `RENAME TO`.
@@ -508,6 +538,31 @@ mod tests {
                 scale: 2
             }
         );
+    }
+
+    #[test]
+    fn create_table_like_copies_the_tracked_definition_even_when_the_original_is_gone() {
+        let base = create("CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(5) NOT NULL)");
+        let tracked = base.clone();
+        let cur = move |id: &TableId| (id == &TableId::new("app", "t")).then(|| tracked.clone());
+        for sql in [
+            "CREATE TABLE t2 LIKE t",
+            "CREATE TABLE IF NOT EXISTS `app`.`t2` (LIKE `t`)",
+        ] {
+            match interpret("app", sql, true, &cur).as_slice() {
+                [DdlChange::Define(d)] => {
+                    assert_eq!(d.id, TableId::new("app", "t2"));
+                    assert_eq!(d.columns, base.columns);
+                    assert_eq!(d.primary_key, base.primary_key);
+                }
+                other => panic!("{sql}: {other:?}"),
+            }
+        }
+        // a copy of a table sluice does not track is read from the catalog
+        assert!(matches!(
+            interpret("app", "CREATE TABLE t3 LIKE other", true, &cur).as_slice(),
+            [DdlChange::Reload(id, _)] if id == &TableId::new("app", "t3")
+        ));
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub enum MySqlError {
     Config(String),
     #[error("cannot connect to MySQL/MariaDB at {addr}: {message}")]
     Connect { addr: String, message: String },
+    #[error("TLS connection to MySQL/MariaDB at {addr} failed: {message}")]
+    Tls { addr: String, message: String },
     #[error("access denied for user '{user}' at {addr}: check database.user / database.password ({message})")]
     AccessDenied {
         user: String,

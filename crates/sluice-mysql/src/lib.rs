@@ -40,6 +40,7 @@ pub mod source;
 pub mod stream;
 mod streaming;
 pub mod table;
+pub mod tls;
 
 pub use config::MySqlConfig;
 pub use error::MySqlError;

@@ -20,8 +20,56 @@ pub struct ServerInfo {
     pub server_id: u32,
 }
 
-/// Opens a regular client connection.
+/// Opens a regular client connection, over TLS as `database.ssl.mode` says ([`crate::tls`]).
 pub async fn connect(cfg: &MySqlConfig) -> Result<Conn, MySqlError> {
+    crate::tls::install_crypto_provider();
+    match open(cfg, cfg.tls.ssl_opts()).await {
+        Err(Fallback::NoTls) if cfg.tls.may_fall_back_to_plain() => {
+            open(cfg, None).await.map_err(|f| match f {
+                Fallback::Other(e) => e,
+                // not expected: a plain connection asks for no TLS
+                Fallback::NoTls => MySqlError::Tls {
+                    addr: cfg.addr(),
+                    message: "the server refused a plain connection".into(),
+                },
+            })
+        }
+        Err(Fallback::NoTls) => Err(MySqlError::Tls {
+            addr: cfg.addr(),
+            message: format!(
+                "the server does not offer TLS (its have_ssl is not YES) and database.ssl.mode={} requires it; configure the server's ssl_cert/ssl_key, or set database.ssl.mode=preferred or disabled",
+                cfg.tls.mode_name()
+            ),
+        }),
+        Err(Fallback::Other(MySqlError::Tls { message, .. }))
+            if cfg.tls.mode == crate::tls::SslMode::VerifyCa
+                && crate::tls::name_the_certificate_has(&message).is_some() =>
+        {
+            // verify_ca checks the certificate's CA, not the name: the chain passed (the name
+            // is checked last), so connect again expecting a name the certificate has
+            let name = crate::tls::name_the_certificate_has(&message).unwrap_or_default();
+            let opts = cfg.tls.ssl_opts().map(|o| o.with_danger_tls_hostname_override(Some(name)));
+            open(cfg, opts).await.map_err(|f| match f {
+                Fallback::Other(e) => e,
+                Fallback::NoTls => MySqlError::Tls {
+                    addr: cfg.addr(),
+                    message: "the server stopped offering TLS".into(),
+                },
+            })
+        }
+        Err(Fallback::Other(e)) => Err(e),
+        Ok(c) => Ok(c),
+    }
+}
+
+enum Fallback {
+    /// The server offers no TLS.
+    NoTls,
+    Other(MySqlError),
+}
+
+async fn open(cfg: &MySqlConfig, ssl: Option<mysql_async::SslOpts>) -> Result<Conn, Fallback> {
+    let encrypted = ssl.is_some();
     let opts = OptsBuilder::default()
         .ip_or_hostname(cfg.hostname.clone())
         .tcp_port(cfg.port)
@@ -29,31 +77,78 @@ pub async fn connect(cfg: &MySqlConfig) -> Result<Conn, MySqlError> {
         .pass(Some(cfg.password.clone()))
         .prefer_socket(false)
         .stmt_cache_size(0)
+        .ssl_opts(ssl)
         // results in utf8mb4 whatever the server's defaults (skip-character-set-client-handshake
         // would ignore the handshake's collation): snapshot text is then always UTF-8
         .init(vec!["SET NAMES utf8mb4"]);
     let fut = Conn::new(opts);
     let conn = tokio::time::timeout(cfg.connect_timeout, fut)
         .await
-        .map_err(|_| MySqlError::Connect {
-            addr: cfg.addr(),
-            message: format!(
-                "timed out after {} ms (connect.timeout.ms); check database.hostname/database.port and that the server is up",
-                cfg.connect_timeout.as_millis()
-            ),
+        .map_err(|_| {
+            Fallback::Other(MySqlError::Connect {
+                addr: cfg.addr(),
+                message: format!(
+                    "timed out after {} ms (connect.timeout.ms); check database.hostname/database.port and that the server is up",
+                    cfg.connect_timeout.as_millis()
+                ),
+            })
         })?;
-    conn.map_err(|e| classify_connect_error(cfg, e))
+    conn.map_err(|e| match e {
+        mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => {
+            Fallback::NoTls
+        }
+        e => Fallback::Other(classify_connect_error(cfg, e, encrypted)),
+    })
 }
 
-fn classify_connect_error(cfg: &MySqlConfig, e: mysql_async::Error) -> MySqlError {
+/// Server error: connections using insecure transport are prohibited
+/// (`require_secure_transport=ON`).
+const INSECURE_TRANSPORT_REFUSED: u16 = 3159;
+
+fn classify_connect_error(cfg: &MySqlConfig, e: mysql_async::Error, encrypted: bool) -> MySqlError {
     if let mysql_async::Error::Server(s) = &e {
+        if s.code == INSECURE_TRANSPORT_REFUSED {
+            return MySqlError::Tls {
+                addr: cfg.addr(),
+                message: format!(
+                    "{} (the server requires TLS: set database.ssl.mode=required, verify_ca or verify_identity)",
+                    s.message
+                ),
+            };
+        }
         if s.code == 1045 || s.code == 1044 || s.code == 1698 {
             return MySqlError::AccessDenied {
                 user: cfg.user.clone(),
                 addr: cfg.addr(),
-                message: s.message.clone(),
+                message: if encrypted {
+                    s.message.clone()
+                } else {
+                    // MariaDB answers a plain connection under require_secure_transport so
+                    format!(
+                        "{}; the connection was not encrypted: if the server requires TLS, set database.ssl.mode=required (or verify_ca / verify_identity)",
+                        s.message
+                    )
+                },
             };
         }
+    }
+    let text = e.to_string();
+    if text.contains("invalid peer certificate")
+        || text.contains("certificate") && text.contains("TLS")
+    {
+        // the server's certificate does not pass the checks database.ssl.mode asks for: this
+        // does not go away by retrying
+        return MySqlError::Tls {
+            addr: cfg.addr(),
+            message: format!(
+                "{text}; check database.ssl.truststore (the CA that signed the server's certificate){} and, if set, database.ssl.keystore (an X.509 v3 client certificate)",
+                if cfg.tls.mode == crate::tls::SslMode::VerifyIdentity {
+                    " and that the certificate names database.hostname"
+                } else {
+                    ""
+                }
+            ),
+        };
     }
     MySqlError::Connect {
         addr: cfg.addr(),

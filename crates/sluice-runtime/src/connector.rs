@@ -10,6 +10,8 @@ use std::path::Path;
 use sluice_core::{ErrorClass, Retryable};
 use tracing::warn;
 
+use crate::config_providers::ConfigProviders;
+
 /// Connector problems found before anything runs.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -90,6 +92,7 @@ const RUNTIME_PREFIXES: &[&str] = &[
     "topic.creation.",
     "transforms.",
     "predicates.",
+    "config.providers",
 ];
 
 /// A parsed connector document.
@@ -193,6 +196,36 @@ impl ConnectorConfig {
             warn!(connector = %self.name, property = %k, "property is not supported by sluice and is ignored");
         }
         unknown
+    }
+
+    /// This config with the placeholders of `providers` replaced by their values (see
+    /// [`crate::config_providers`]); the result is for running the connector, never for storing
+    /// or showing.
+    pub fn resolved(&self, providers: &ConfigProviders) -> Result<ConnectorConfig, ConnectorError> {
+        let props = providers
+            .resolve(&self.props)
+            .map_err(|e| ConnectorError::Invalid {
+                name: self.name.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(ConnectorConfig {
+            props,
+            ..self.clone()
+        })
+    }
+
+    /// [`ConnectorConfig::resolved`] with the providers declared in the document itself
+    /// (`sluice run` has no worker properties to declare them in).
+    pub fn with_own_providers(self) -> Result<ConnectorConfig, ConnectorError> {
+        let providers =
+            ConfigProviders::from_props(&self.props).map_err(|e| ConnectorError::Invalid {
+                name: self.name.clone(),
+                message: e.to_string(),
+            })?;
+        if providers.is_empty() {
+            return Ok(self);
+        }
+        self.resolved(&providers)
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -12,6 +12,7 @@
 //! * [`worker`]: the Kafka Connect-compatible worker (connector lifecycle, supervision,
 //!   standalone and distributed modes); [`rest`]: its REST API.
 
+pub mod config_providers;
 pub mod connector;
 pub mod errors;
 pub mod http;
@@ -22,6 +23,7 @@ pub mod rest;
 pub mod stage;
 pub mod worker;
 
+pub use config_providers::{ConfigProviderError, ConfigProviders};
 pub use connector::{ConnectorConfig, ConnectorError};
 pub use metrics::{ConnectorMetrics, Metrics};
 pub use offsets::FileOffsetStore;

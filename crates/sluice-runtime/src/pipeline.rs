@@ -266,7 +266,10 @@ struct AsyncAcks {
     /// (batch number, position after the batch).
     inflight: VecDeque<(u64, Position)>,
     written: u64,
-    last_commit: Instant,
+    /// None until the first commit: the first durable batch commits at once, so a connector
+    /// that has just started (or moved to this worker) records its progress before it could
+    /// be stopped without a chance to commit.
+    last_commit: Option<Instant>,
     every: Duration,
     metrics: ConnectorMetrics,
 }
@@ -276,7 +279,7 @@ impl AsyncAcks {
         AsyncAcks {
             inflight: VecDeque::new(),
             written: 0,
-            last_commit: Instant::now(),
+            last_commit: None,
             every,
             metrics,
         }
@@ -318,7 +321,7 @@ impl AsyncAcks {
         stats: &mut PipelineStats,
         force: bool,
     ) -> Result<(), PipelineError> {
-        if !force && self.last_commit.elapsed() < self.every {
+        if !force && self.last_commit.is_some_and(|t| t.elapsed() < self.every) {
             return Ok(());
         }
         let durable = sink.lock().await.durable_batches()?;
@@ -334,7 +337,7 @@ impl AsyncAcks {
             crash_point("offset-committed");
             stats.commits += 1;
             self.metrics.committed(started.elapsed());
-            self.last_commit = Instant::now();
+            self.last_commit = Some(Instant::now());
             debug!(connector = %key.connector, offset = %p.to_offset_json(), "offset committed");
         }
         Ok(())

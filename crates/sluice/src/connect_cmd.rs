@@ -39,7 +39,8 @@ impl Plugins {
         let mut all = self.worker.connector_props(props, self.standalone);
         all.insert("name".into(), name.to_string());
         let doc = json!({"name": name, "config": all});
-        let mut config = ConnectorConfig::from_json_text(&doc.to_string(), "the REST API")?;
+        let mut config = ConnectorConfig::from_json_text(&doc.to_string(), "the REST API")?
+            .resolved(&self.worker.providers)?;
         let plugin = plugins::lookup(&config)?;
         if !self.standalone && matches!(plugin, Plugin::Source(_)) {
             // another worker may run it next: its schema history must live in Kafka

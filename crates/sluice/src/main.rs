@@ -173,6 +173,7 @@ fn main() {
     init_logs(cli.log_format);
     // crash points for tests, off unless FAILPOINTS names them (sluice_core::failpoint)
     let _failpoints = sluice_core::failpoint::setup();
+    sluice_mysql::tls::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

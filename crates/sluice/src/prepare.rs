@@ -46,7 +46,8 @@ pub(crate) fn prepare_for(
     data_dir: &Path,
     sink: Option<Option<&str>>,
 ) -> Result<Prepared> {
-    prepare_config(ConnectorConfig::from_file(path)?, data_dir, sink)
+    let config = ConnectorConfig::from_file(path)?.with_own_providers()?;
+    prepare_config(config, data_dir, sink)
 }
 
 /// [`prepare_for`] of an already parsed source connector.

@@ -117,7 +117,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let sink = sink.as_deref();
     let configs = paths
         .iter()
-        .map(|p| ConnectorConfig::from_file(p).map_err(anyhow::Error::from))
+        .map(|p| {
+            ConnectorConfig::from_file(p)
+                .and_then(ConnectorConfig::with_own_providers)
+                .map_err(anyhow::Error::from)
+        })
         .collect::<Result<Vec<_>>>()?;
     let (mut sink_configs, mut source_configs) = (Vec::new(), Vec::new());
     for c in configs {

@@ -93,6 +93,31 @@ fn server_problems_name_the_fix() {
     weak["config"]["database.password"] = json!("weak");
     fails_with(&work, &weak, &["REPLICATION SLAVE", "GRANT"]);
 
+    // `sluice run` reads config providers from the connector document itself: a placeholder
+    // that does not resolve is named, a resolved one logs in
+    let secrets = work.path("db.properties");
+    std::fs::write(&secrets, "password=cdc\n").unwrap();
+    let providers = [
+        ("config.providers", "file"),
+        (
+            "config.providers.file.class",
+            "org.apache.kafka.common.config.provider.FileConfigProvider",
+        ),
+    ];
+    let mut unresolved = db.connector("unresolved", &providers);
+    unresolved["config"]["database.password"] =
+        json!(format!("${{file:{}:pasword}}", secrets.display()));
+    fails_with(
+        &work,
+        &unresolved,
+        &["database.password", "has no key \"pasword\""],
+    );
+    let mut provided = db.connector("provided", &providers);
+    provided["config"]["database.password"] =
+        json!(format!("${{file:{}:password}}", secrets.display()));
+    let conn = work.write_connector("provided.json", &provided);
+    work.catch_up(&conn, "provided.jsonl");
+
     let mut clash = db.connector("clash", &[]);
     clash["config"]["database.server.id"] = json!("1");
     fails_with(&work, &clash, &["server_id", "unique"]);

@@ -410,3 +410,100 @@ fn the_documents_of_a_mysql_to_elasticsearch_deployment_run_as_posted() {
             > 0
     );
 }
+
+/// Secrets referenced through Kafka Connect's config providers (`config.providers` in the
+/// worker properties): the connector runs with the values, while the REST API, the metrics page
+/// and the worker's log show only the placeholders.
+#[test]
+fn connector_secrets_come_from_config_providers_and_are_never_shown() {
+    const SECRET: &str = "Pr0vided-S3cret-4711";
+    let db = Maria::start();
+    db.sql(&format!(
+        "CREATE USER 'vault'@'%' IDENTIFIED BY '{SECRET}';
+         GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT, LOCK TABLES ON *.* TO 'vault'@'%';
+         CREATE DATABASE app; USE app; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1), (2, 2);"
+    ));
+    let broker = Broker::start();
+    let work = Work::new();
+    let secrets = work.path("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("db-user"), "vault").unwrap();
+    let db_file = work.path("db.properties");
+    std::fs::write(
+        &db_file,
+        format!("# the database login\npassword={SECRET}\n"),
+    )
+    .unwrap();
+    // the child worker inherits this process's environment
+    std::env::set_var("SLUICE_TEST_TOPIC_PREFIX", "vaulted");
+    let props = format!(
+        "{}config.providers=file,env,dir
+config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
+config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider
+config.providers.dir.param.allowed.paths={}
+",
+        worker_props(&broker),
+        secrets.display()
+    );
+    let w = ConnectWorker::start(work.dir.path(), "w", &props, true);
+    let user = format!("${{dir:{}:db-user}}", secrets.display());
+    let password = format!("${{file:{}:password}}", db_file.display());
+    let source = db.connector(
+        "src",
+        &[
+            ("database.user", &user),
+            ("database.password", &password),
+            ("topic.prefix", "${env:SLUICE_TEST_TOPIC_PREFIX}"),
+            ("table.include.list", "app.t"),
+            ("snapshot.mode", "initial"),
+        ],
+    );
+    let (code, body) = w.call("POST", "/connectors", Some(&source));
+    assert_eq!(code, 201, "{body}");
+    w.wait_state("src", "RUNNING", Duration::from_secs(60));
+    db.sql("INSERT INTO app.t VALUES (3, 3)");
+    assert!(
+        wait_until(Duration::from_secs(60), || seen(&broker, "vaulted.app.t")
+            .len()
+            >= 3),
+        "the connector did not log in with the provided secrets: {:?}",
+        w.call("GET", "/connectors/src/status", None)
+    );
+
+    // what an operator reads back is the placeholder, never the value
+    let (_, config) = w.call("GET", "/connectors/src/config", None);
+    assert_eq!(config["database.password"], json!(password));
+    assert_eq!(config["database.user"], json!(user));
+    let mut shown = String::new();
+    for path in [
+        "/connectors/src",
+        "/connectors/src/config",
+        "/connectors/src/status",
+        "/connectors?expand=info&expand=status",
+        "/connectors/src/offsets",
+    ] {
+        shown.push_str(&w.call("GET", path, None).1.to_string());
+    }
+    shown.push_str(&std::fs::read_to_string(work.dir.path().join("w.log")).unwrap());
+    assert!(!shown.contains(SECRET), "the secret was shown");
+
+    // a placeholder that cannot be resolved fails the connector with a message naming it
+    let mut broken = db.connector(
+        "broken",
+        &[
+            ("database.user", &user),
+            (
+                "database.password",
+                &format!("${{file:{}:passwd}}", db_file.display()),
+            ),
+            ("table.include.list", "app.t"),
+        ],
+    );
+    broken["config"]["topic.prefix"] = json!("broken");
+    let (code, body) = w.call("POST", "/connectors", Some(&broken));
+    assert_eq!(code, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("has no key \"passwd\""), "{message}");
+    assert!(!message.contains(SECRET), "{message}");
+}

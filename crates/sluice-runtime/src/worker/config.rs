@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::config_providers::ConfigProviders;
+
 /// The worker settings sluice reads.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -24,6 +26,9 @@ pub struct WorkerConfig {
     /// `rest.basic.auth.credentials=user:password[,user2:password2]` (sluice): basic auth on
     /// every REST route.
     pub basic_auth: Vec<(String, String)>,
+    /// `config.providers`: resolves `${provider:path:key}` in these settings (done when they
+    /// are read) and in connector configs (when a connector starts).
+    pub providers: ConfigProviders,
 }
 
 /// Parses Java `.properties` text: `key=value`, `key: value` or `key value`, `#`/`!`
@@ -121,6 +126,10 @@ impl WorkerConfig {
         props: BTreeMap<String, String>,
         standalone: bool,
     ) -> Result<WorkerConfig, String> {
+        let providers = ConfigProviders::from_props(&props).map_err(|e| e.to_string())?;
+        let props = providers
+            .resolve(&props)
+            .map_err(|e| format!("worker config: {e}"))?;
         let get = |k: &str| {
             props
                 .get(k)
@@ -194,6 +203,7 @@ impl WorkerConfig {
             offsets_file: get("offset.storage.file.filename"),
             basic_auth,
             props,
+            providers,
         })
     }
 

@@ -294,7 +294,11 @@ impl Worker {
             Change::Target { name, state } => {
                 if let Some(e) = v.connectors.get_mut(&name) {
                     e.target = state;
-                    e.desired.send_modify(|d| d.target = state);
+                    e.desired.send_if_modified(|d| {
+                        let changed = d.target != state;
+                        d.target = state;
+                        changed
+                    });
                 }
             }
             Change::Restart { name, only_failed } => {
@@ -313,8 +317,14 @@ impl Worker {
                 let owned: Owned = Arc::new(move |name: &str| mine.get(name) == Some(&me));
                 v.owned = Some(Arc::clone(&owned));
                 for (name, e) in &v.connectors {
+                    // every worker reads every assignment: only a connector whose owner
+                    // changed hears of it (a restart is a replay since the last commit)
                     let o = owned(name);
-                    e.desired.send_modify(|d| d.owned = o);
+                    e.desired.send_if_modified(|d| {
+                        let changed = d.owned != o;
+                        d.owned = o;
+                        changed
+                    });
                 }
             }
             Change::Status { name, status } => match status {
@@ -513,13 +523,14 @@ async fn supervise(worker: Arc<Worker>, name: String, mut desired: watch::Receiv
                 }
                 changed = desired.changed() => {
                     let now = desired.borrow().clone();
-                    // restart?onlyFailed=true leaves a healthy running connector alone
-                    let only_failed_restart = changed.is_ok()
-                        && now.only_failed
+                    // restart?onlyFailed=true leaves a healthy running connector alone, and
+                    // so does a notification that changes nothing this run depends on
+                    let same_run = changed.is_ok()
                         && now.props == want.props
                         && now.target == want.target
-                        && now.owned == want.owned;
-                    if only_failed_restart {
+                        && now.owned == want.owned
+                        && (now.only_failed || now.restarts == seen);
+                    if same_run {
                         continue;
                     }
                     let _ = stop_tx.send(true);
@@ -538,5 +549,125 @@ async fn supervise(worker: Arc<Worker>, name: String, mut desired: watch::Receiv
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Connector runs that last until they are told to stop; counts how many began.
+    #[derive(Default)]
+    struct CountingRuns {
+        started: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ConnectorRunner for CountingRuns {
+        fn validate(&self, _: &str, _: &BTreeMap<String, String>) -> Result<&'static str, String> {
+            Ok("source")
+        }
+        async fn run(
+            &self,
+            _: &str,
+            _: BTreeMap<String, String>,
+            mut stop: watch::Receiver<bool>,
+        ) -> Result<(), RunError> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            let _ = stop.wait_for(|s| *s).await;
+            Ok(())
+        }
+        async fn offsets(
+            &self,
+            _: &str,
+            _: &BTreeMap<String, String>,
+        ) -> Result<Vec<Json>, String> {
+            Ok(Vec::new())
+        }
+        async fn alter_offsets(
+            &self,
+            _: &str,
+            _: &BTreeMap<String, String>,
+            _: &[Json],
+        ) -> Result<(), String> {
+            Ok(())
+        }
+        async fn reset_offsets(&self, _: &str, _: &BTreeMap<String, String>) -> Result<(), String> {
+            Ok(())
+        }
+        fn topics(&self, _: &str) -> Vec<String> {
+            Vec::new()
+        }
+        fn plugins(&self) -> Vec<(String, &'static str, String)> {
+            Vec::new()
+        }
+    }
+
+    fn assignment(pairs: &[(&str, &str)]) -> Change {
+        Change::Assignment {
+            owners: pairs
+                .iter()
+                .map(|(c, w)| (c.to_string(), w.to_string()))
+                .collect(),
+        }
+    }
+
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_assignment_restarts_only_the_connectors_whose_owner_changed() {
+        let runs = Arc::new(CountingRuns::default());
+        let worker = Worker::new("w1", false, Arc::clone(&runs) as Arc<dyn ConnectorRunner>);
+        worker.apply(Change::Config {
+            name: "a".into(),
+            props: Some(BTreeMap::new()),
+        });
+        worker.apply(assignment(&[("a", "w1")]));
+        settle().await;
+        assert_eq!(runs.started.load(Ordering::SeqCst), 1);
+        assert_eq!(worker.running.load(Ordering::SeqCst), 1);
+
+        // a worker joins and takes another connector: "a" keeps running, uninterrupted
+        worker.apply(assignment(&[("a", "w1"), ("b", "w2")]));
+        worker.apply(assignment(&[("a", "w1"), ("b", "w2")]));
+        worker.apply(Change::Target {
+            name: "a".into(),
+            state: TargetState::Started,
+        });
+        settle().await;
+        assert_eq!(runs.started.load(Ordering::SeqCst), 1);
+
+        // "a" moves to w2: this worker stops it
+        worker.apply(assignment(&[("a", "w2")]));
+        settle().await;
+        assert_eq!(worker.running.load(Ordering::SeqCst), 0);
+        assert_eq!(runs.started.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_request_restarts_a_running_connector() {
+        let runs = Arc::new(CountingRuns::default());
+        let worker = Worker::new("w1", true, Arc::clone(&runs) as Arc<dyn ConnectorRunner>);
+        worker.apply(Change::Config {
+            name: "a".into(),
+            props: Some(BTreeMap::new()),
+        });
+        settle().await;
+        worker.apply(Change::Restart {
+            name: "a".into(),
+            only_failed: false,
+        });
+        settle().await;
+        assert_eq!(runs.started.load(Ordering::SeqCst), 2);
+        // onlyFailed leaves a healthy connector alone
+        worker.apply(Change::Restart {
+            name: "a".into(),
+            only_failed: true,
+        });
+        settle().await;
+        assert_eq!(runs.started.load(Ordering::SeqCst), 2);
     }
 }
