@@ -549,7 +549,7 @@ mod tests {
             "CREATE TABLE t2 LIKE t",
             "CREATE TABLE IF NOT EXISTS `app`.`t2` (LIKE `t`)",
         ] {
-            match interpret("app", sql, true, &cur).as_slice() {
+            match interpret("app", sql, true, &cur, &Defaults::default()).as_slice() {
                 [DdlChange::Define(d)] => {
                     assert_eq!(d.id, TableId::new("app", "t2"));
                     assert_eq!(d.columns, base.columns);
@@ -560,7 +560,7 @@ mod tests {
         }
         // a copy of a table sluice does not track is read from the catalog
         assert!(matches!(
-            interpret("app", "CREATE TABLE t3 LIKE other", true, &cur).as_slice(),
+            interpret("app", "CREATE TABLE t3 LIKE other", true, &cur, &Defaults::default()).as_slice(),
             [DdlChange::Reload(id, _)] if id == &TableId::new("app", "t3")
         ));
     }
