@@ -15,7 +15,7 @@ pub fn mysql_config(sel: u8) -> (&'static MySqlConfig, &'static Arc<Schema>) {
     static CONFIGS: OnceLock<(Vec<MySqlConfig>, Arc<Schema>)> = OnceLock::new();
     let (configs, source) = CONFIGS.get_or_init(|| {
         let configs = (0..128).map(build_mysql_config).collect();
-        (configs, sluice_mysql::mapping::source_schema())
+        (configs, sluice_mysql::mapping::source_schema("mysql"))
     });
     (&configs[usize::from(sel & 0x7f)], source)
 }

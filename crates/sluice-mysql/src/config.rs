@@ -48,6 +48,9 @@ pub struct MySqlConfig {
     pub password: String,
     /// `database.ssl.*`.
     pub tls: TlsSettings,
+    /// `source.connector` and the source schema's name: "mariadb" for Debezium's
+    /// MariaDbConnector class, else "mysql".
+    pub connector: &'static str,
     pub server_id: u32,
     pub topic_prefix: String,
     pub filters: Filters,
@@ -209,6 +212,14 @@ impl MySqlConfig {
             user: required(props, "database.user")?,
             password: props.get("database.password").cloned().unwrap_or_default(),
             tls,
+            connector: if props
+                .get("connector.class")
+                .is_some_and(|c| c.trim().ends_with("MariaDbConnector"))
+            {
+                "mariadb"
+            } else {
+                "mysql"
+            },
             server_id: number(props, "database.server.id", None::<u32>)?,
             topic_prefix,
             filters: Filters::from_props(props, filters::NAMESPACE).map_err(MySqlError::Config)?,
@@ -311,6 +322,23 @@ mod tests {
         assert_eq!(c.bigint_unsigned, BigintUnsignedMode::Long);
         assert_eq!(c.binary_mode, BinaryMode::Bytes);
         assert!(c.tombstones_on_delete);
+    }
+
+    #[test]
+    fn debeziums_mariadb_connector_class_names_the_source_mariadb() {
+        let c = MySqlConfig::from_properties("inv", &props(&minimal())).unwrap();
+        assert_eq!(c.connector, "mysql");
+        let mut p = minimal();
+        p.push((
+            "connector.class",
+            "io.debezium.connector.mariadb.MariaDbConnector",
+        ));
+        let c = MySqlConfig::from_properties("inv", &props(&p)).unwrap();
+        assert_eq!(c.connector, "mariadb");
+        assert_eq!(
+            crate::mapping::source_schema(c.connector).name.as_deref(),
+            Some("io.debezium.connector.mariadb.Source")
+        );
     }
 
     #[test]

@@ -722,7 +722,8 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let cfg = crate::MySqlConfig::from_properties("t", &props).unwrap();
-        let schemas = TableSchemas::build(&def, &cfg, &crate::mapping::source_schema()).unwrap();
+        let schemas =
+            TableSchemas::build(&def, &cfg, &crate::mapping::source_schema("mysql")).unwrap();
         let codecs = (0..2)
             .map(|p| ColCodec {
                 btype: ty::LONG,

@@ -46,12 +46,18 @@ fn opt_str(s: Option<&Arc<str>>) -> Value {
 }
 
 impl EventBuilder {
-    pub fn new(source_schema: Arc<Schema>, server_name: &str, tombstones_on_delete: bool) -> Self {
+    /// `connector`: `source.connector` ("mysql" or "mariadb").
+    pub fn new(
+        source_schema: Arc<Schema>,
+        connector: &str,
+        server_name: &str,
+        tombstones_on_delete: bool,
+    ) -> Self {
         EventBuilder {
             source_schema,
             events: Events::new(tombstones_on_delete),
             version: Arc::from(VERSION),
-            connector: Arc::from("mysql"),
+            connector: Arc::from(connector),
             server_name: Arc::from(server_name),
             markers: Marker::strings(),
         }

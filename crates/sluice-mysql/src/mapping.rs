@@ -200,12 +200,14 @@ fn binary(col: &ColumnDef, mode: BinaryMode, pad_to: Option<u32>) -> (SchemaBuil
     )
 }
 
-/// The Debezium `source` block schema of the MySQL connector (field order as Debezium 3.6).
-pub fn source_schema() -> Arc<Schema> {
+/// The Debezium `source` block schema of the MySQL connector (field order as Debezium 3.6);
+/// `connector` is "mysql" or "mariadb" (Debezium's MariaDB connector names it
+/// `io.debezium.connector.mariadb.Source`, with the same fields).
+pub fn source_schema(connector: &str) -> Arc<Schema> {
     let s = || SchemaBuilder::string().build();
     let os = || SchemaBuilder::string().optional().build();
     let oi64 = || SchemaBuilder::int64().optional().build();
-    sluice_cdc::envelope::source_schema_head("io.debezium.connector.mysql.Source")
+    sluice_cdc::envelope::source_schema_head(&format!("io.debezium.connector.{connector}.Source"))
         .field("table", os())
         .field("server_id", SchemaBuilder::int64().build())
         .field("gtid", os())

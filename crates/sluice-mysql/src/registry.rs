@@ -77,7 +77,7 @@ impl TableRegistry {
         let mut reg = TableRegistry {
             cfg: cfg.clone(),
             mariadb,
-            source: source_schema(),
+            source: source_schema(cfg.connector),
             tables: BTreeMap::new(),
             by_table_id: HashMap::new(),
             history,

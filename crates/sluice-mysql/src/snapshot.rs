@@ -377,7 +377,8 @@ pub async fn read_all(
             let mut out = Vec::with_capacity(1);
             let info = SourceInfo {
                 ts_sec,
-                server_id: at.server_id,
+                // Debezium's snapshot records say 0: no binlog event was read
+                server_id: 0,
                 gtid: None,
                 file: &file,
                 pos: at.pos,

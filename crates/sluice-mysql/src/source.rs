@@ -241,6 +241,7 @@ impl MySqlSource {
         );
         let builder = EventBuilder::new(
             Arc::clone(registry.source_schema()),
+            self.cfg.connector,
             &self.cfg.topic_prefix,
             self.cfg.tombstones_on_delete,
         );

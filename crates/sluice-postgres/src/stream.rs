@@ -104,6 +104,7 @@ impl Streamer<'_> {
             &self.cfg.topic_prefix,
         );
         let mut last_seen = 0u64;
+        let mut idle_advanced = std::time::Instant::now();
         info!(connector = %self.cfg.name, lsn = %Lsn(start.lsn), "streaming from the replication slot");
         self.signals = Signals::from_offset(start.incremental.as_deref());
         if self.signals.inc.active() {
@@ -270,9 +271,13 @@ impl Streamer<'_> {
                         }
                     }
                 }
-                ReplicationEvent::KeepAlive { wal_end, .. } => {
+                ReplicationEvent::KeepAlive {
+                    wal_end,
+                    reply_requested,
+                    ..
+                } => {
                     last_seen = last_seen.max(wal_end.0);
-                    if txn.is_some() || !batch.is_empty() {
+                    if txn.is_some() || !batch.is_empty() || batch_position.is_some() {
                         continue;
                     }
                     if let Some(hb) = heartbeat.as_mut() {
@@ -287,7 +292,24 @@ impl Streamer<'_> {
                                     warn!(error = %e, "heartbeat.action.query failed");
                                 }
                             }
+                            continue;
                         }
+                    }
+                    // Idle: no transaction open, nothing handed over since the last one, so
+                    // everything the server sent up to wal_end is accounted for. The position
+                    // moves there through the pipeline (an empty batch: committed once the
+                    // batches before it are durable), and the slot's flush LSN follows. Without
+                    // this, a server shutting down waits for ever: its walsender exits only once
+                    // the flush LSN reaches the last record it decoded (a shutdown checkpoint,
+                    // an aborted or unpublished transaction), as PostgreSQL's own apply worker
+                    // and pg_recvlogical report it. At most once a second unless asked.
+                    if wal_end.0 > complete.lsn
+                        && (reply_requested || idle_advanced.elapsed() >= Duration::from_secs(1))
+                    {
+                        complete.lsn = wal_end.0;
+                        complete.lsn_proc = wal_end.0;
+                        idle_advanced = std::time::Instant::now();
+                        send(tx, Vec::new(), Position::from_source(complete.clone())).await?;
                     }
                 }
                 ReplicationEvent::Message { prefix, lsn, .. } => {

@@ -298,6 +298,10 @@ fn postgres_down_for_100_seconds_then_back_loses_nothing() {
 
     pg.stop();
     assert!(pg.try_sql("SELECT 1").is_err(), "PostgreSQL is down");
+    assert!(
+        !pg.dir.path().join("data/postmaster.pid").exists(),
+        "PostgreSQL did not finish shutting down while sluice was connected"
+    );
     let at_stop = writer.committed();
     eprintln!("PostgreSQL down, {at_stop} rows committed");
     let down = Instant::now();
@@ -314,6 +318,45 @@ fn postgres_down_for_100_seconds_then_back_loses_nothing() {
     writer.finish();
     let table = pg_table(&pg);
     converges_after_the_outage(&mut run, &work, &table, "PostgreSQL", back);
+}
+
+/// A server shuts down promptly while sluice streams from it, even when the last WAL it sent is
+/// no commit sluice delivered (here a rolled-back transaction): the walsender waits until the
+/// client's flush LSN reaches the last record it decoded, which sluice reports once idle.
+#[test]
+fn postgres_shuts_down_promptly_while_sluice_is_connected() {
+    let pg = Pg::start();
+    pg.sql("CREATE TABLE t (id bigint PRIMARY KEY, v bigint NOT NULL)");
+    let work = Work::new();
+    let conn = work.write_connector("c.json", &pg.connector("idle", "postgres", &PLAIN));
+    let mut run = Run::spawn(&work, &conn, "out.jsonl");
+    run.await_running(Duration::from_secs(60), "sluice's slot is active", || {
+        slot_pid(&pg, "idle_slot").is_some()
+    });
+    pg.sql("INSERT INTO t VALUES (1, 1)");
+    run.await_running(Duration::from_secs(30), "sluice streams the row", || {
+        created(&work.lines("out.jsonl")).len() == 1
+    });
+    pg.sql("BEGIN; INSERT INTO t VALUES (2, 2); ROLLBACK;");
+    std::thread::sleep(Duration::from_secs(2));
+    let stopping = Instant::now();
+    pg.stop();
+    assert!(
+        !pg.dir.path().join("data/postmaster.pid").exists(),
+        "PostgreSQL did not finish shutting down within pg_ctl's 60 s while sluice was connected"
+    );
+    assert!(
+        stopping.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        stopping.elapsed()
+    );
+    pg.start_again();
+    pg.sql("INSERT INTO t VALUES (3, 3)");
+    run.await_running(
+        Duration::from_secs(60),
+        "sluice resumes after the restart",
+        || created(&work.lines("out.jsonl")).len() == 2,
+    );
 }
 
 /// The pid of the walsender serving `slot`, if one is.
