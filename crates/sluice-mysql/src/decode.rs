@@ -221,8 +221,11 @@ fn read(
         ty::LONG => int_value(int(buf, 4)?, conv),
         ty::LONGLONG => int_value(int(buf, 8)?, conv),
         ty::YEAR => {
+            // the byte is the year minus 1900, and 0 for the zero year 0000; Debezium's binlog
+            // reader adds 1900 to every value, so a zero year streams as 1900 there: sluice
+            // emits what Debezium emits (its snapshot, read through SQL, says 0 in both)
             let v = take(buf, 1)?[0];
-            Value::Int32(if v == 0 { 0 } else { 1900 + i32::from(v) })
+            Value::Int32(1900 + i32::from(v))
         }
         ty::FLOAT => {
             let f = f32::from_le_bytes(take(buf, 4)?.try_into().map_err(|_| "float")?);
