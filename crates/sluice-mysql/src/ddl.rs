@@ -44,11 +44,12 @@ pub enum DdlChange {
 }
 
 /// Interprets `sql` run with default database `db`. `current` returns the tracked definition,
-/// `defaults` the database and server character sets in force.
+/// `defaults` the database and server character sets in force. `_mariadb`: the server's flavor
+/// (both read DDL alike today; MariaDB's JSON alias is mapped as Debezium maps it, by name).
 pub fn interpret(
     db: &str,
     sql: &str,
-    mariadb: bool,
+    _mariadb: bool,
     current: &dyn Fn(&TableId) -> Option<TableDef>,
     defaults: &Defaults,
 ) -> Vec<DdlChange> {
@@ -101,7 +102,7 @@ pub fn interpret(
                     columns: ct
                         .columns
                         .iter()
-                        .map(|c| column(c, mariadb, &table_charset))
+                        .map(|c| column(c, &table_charset))
                         .collect(),
                     id,
                     primary_key: Vec::new(),
@@ -130,7 +131,7 @@ pub fn interpret(
                     ));
                     continue;
                 };
-                match alter(&mut def, &operations, db, mariadb, defaults) {
+                match alter(&mut def, &operations, db, defaults) {
                     Ok(Some(renamed)) => {
                         out.push(DdlChange::Drop(id));
                         def.id = renamed;
@@ -193,7 +194,6 @@ fn alter(
     def: &mut TableDef,
     ops: &[AlterTableOperation],
     db: &str,
-    mariadb: bool,
     defaults: &Defaults,
 ) -> Result<Option<TableId>, String> {
     let mut renamed = None;
@@ -220,7 +220,7 @@ fn alter(
                 if *if_not_exists && def.column_index(&column_def.name.value).is_some() {
                     continue;
                 }
-                let col = column(column_def, mariadb, &table_charset);
+                let col = column(column_def, &table_charset);
                 let at = position(def, column_position.as_ref(), def.columns.len())?;
                 if inline_primary_key(std::slice::from_ref(column_def)).len() == 1 {
                     def.primary_key = vec![col.name.clone()];
@@ -255,7 +255,6 @@ fn alter(
                     &col_name.value,
                     &data_type.to_string(),
                     options,
-                    mariadb,
                     &table_charset,
                 );
                 def.columns.remove(i);
@@ -274,7 +273,6 @@ fn alter(
                     &new_name.value,
                     &data_type.to_string(),
                     options,
-                    mariadb,
                     &table_charset,
                 );
                 def.columns.remove(i);
@@ -342,13 +340,12 @@ fn rename_key(def: &mut TableDef, old: &str, new: &str) {
     }
 }
 
-fn column(c: &SqlColumn, mariadb: bool, table_charset: &str) -> ColumnDef {
+fn column(c: &SqlColumn, table_charset: &str) -> ColumnDef {
     let options: Vec<ColumnOption> = c.options.iter().map(|o| o.option.clone()).collect();
     column_from(
         &c.name.value,
         &c.data_type.to_string(),
         &options,
-        mariadb,
         table_charset,
     )
 }
@@ -360,13 +357,11 @@ fn column_from(
     name: &str,
     type_text: &str,
     options: &[ColumnOption],
-    mariadb: bool,
     table_charset: &str,
 ) -> ColumnDef {
+    // MariaDB's JSON is a LONGTEXT alias, but Debezium maps the name written in DDL to
+    // io.debezium.data.Json (the catalog, read by snapshots, says longtext: a plain string there)
     let mut ty = parse_sql_type(type_text);
-    if mariadb && ty == SqlType::Json {
-        ty = SqlType::Text; // MariaDB's JSON is a LONGTEXT alias
-    }
     let not_null = options.iter().any(|o| {
         matches!(
             o,
@@ -527,7 +522,11 @@ mod tests {
         assert_eq!(d.id, TableId::new("app", "t"));
         assert_eq!(d.primary_key, vec!["id"]);
         assert!(!d.columns[0].nullable);
-        assert_eq!(d.columns[2].ty, SqlType::Text, "MariaDB JSON is text");
+        assert_eq!(
+            d.columns[2].ty,
+            SqlType::Json,
+            "MariaDB's JSON declared in DDL is JSON, as Debezium maps the name"
+        );
         let d = create("CREATE TABLE `db2`.`u` (`k` INT PRIMARY KEY, v DECIMAL(5,2) UNSIGNED)");
         assert_eq!(d.id, TableId::new("db2", "u"));
         assert_eq!(d.primary_key, vec!["k"]);

@@ -374,6 +374,7 @@ pub(crate) fn int_value(v: i128, conv: Option<&Conv>) -> Value {
         Some(Conv::UnsignedLong) => Value::Int64(v as u64 as i64),
         Some(Conv::UnsignedPrecise) => Value::Decimal(Decimal::from_i128(v, 0)),
         Some(Conv::Year) => Value::Int32(v as i32),
+        Some(Conv::IntBool) => Value::Boolean(v != 0),
         _ => Value::Int64(v as i64),
     }
 }

@@ -308,6 +308,7 @@ fn type_parts(ty: &SqlType) -> (String, i32, Option<u32>, Option<u32>, Vec<Strin
     match ty {
         SqlType::Bit(n) => ("BIT".into(), -7, Some(*n), None, Vec::new()),
         SqlType::TinyInt { unsigned } => int("TINYINT", *unsigned, -6),
+        SqlType::Boolean => ("BOOLEAN".into(), 16, None, None, Vec::new()),
         SqlType::SmallInt { unsigned } => int("SMALLINT", *unsigned, 5),
         SqlType::MediumInt { unsigned } => int("MEDIUMINT", *unsigned, 4),
         SqlType::Int { unsigned } => int("INT", *unsigned, 4),

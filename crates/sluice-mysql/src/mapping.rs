@@ -21,6 +21,8 @@ use crate::table::{ColumnDef, SqlType, TableDef, TableId};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Conv {
     Bool,
+    /// A BOOLEAN (TINYINT) column: any non-zero integer is true.
+    IntBool,
     Bits {
         bits: u32,
     },
@@ -81,6 +83,7 @@ pub fn column_mapping(
             Conv::Bits { bits: *n },
         ),
         T::TinyInt { .. } => (b(SchemaBuilder::int16()), Conv::Int16),
+        T::Boolean => (b(SchemaBuilder::boolean()), Conv::IntBool),
         T::SmallInt { unsigned: false } => (b(SchemaBuilder::int16()), Conv::Int16),
         T::SmallInt { unsigned: true } | T::MediumInt { .. } | T::Int { unsigned: false } => {
             (b(SchemaBuilder::int32()), Conv::Int32)

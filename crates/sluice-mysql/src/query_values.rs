@@ -71,7 +71,12 @@ fn bytes(b: Vec<u8>, conv: &Conv) -> Result<Value, String> {
                 _ => Value::Decimal(d),
             }
         }
-        Conv::Int16 | Conv::Int32 | Conv::Int64 | Conv::UnsignedLong | Conv::Year => {
+        Conv::Int16
+        | Conv::Int32
+        | Conv::Int64
+        | Conv::UnsignedLong
+        | Conv::Year
+        | Conv::IntBool => {
             let t = text()?.trim().to_string();
             let v: i128 = t.parse().map_err(|_| format!("not an integer: {t:?}"))?;
             decode::int_value(v, Some(conv))
