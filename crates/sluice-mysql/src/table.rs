@@ -266,7 +266,10 @@ mod tests {
         // the one spelling that differs on purpose: Debezium maps the DDL name BOOLEAN to a
         // boolean, while the catalog (and so a snapshot) only knows tinyint(1)
         assert_eq!(parse_sql_type("BOOLEAN"), SqlType::Boolean);
-        assert_eq!(parse_sql_type("tinyint(1)"), SqlType::TinyInt { unsigned: false });
+        assert_eq!(
+            parse_sql_type("tinyint(1)"),
+            SqlType::TinyInt { unsigned: false }
+        );
     }
 
     #[test]

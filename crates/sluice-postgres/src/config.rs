@@ -50,6 +50,8 @@ pub struct PgConfig {
     pub user: String,
     pub password: String,
     pub dbname: String,
+    /// `database.sslmode` and the certificates ([`crate::tls`]).
+    pub tls: crate::tls::PgTls,
     pub topic_prefix: String,
     pub slot_name: String,
     pub publication_name: String,
@@ -98,6 +100,11 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "database.password",
     "database.dbname",
     "database.sslmode",
+    "database.sslrootcert",
+    "database.sslcert",
+    "database.sslkey",
+    "database.sslpassword",
+    "database.sslfactory",
     "topic.prefix",
     "plugin.name",
     "slot.name",
@@ -177,6 +184,7 @@ impl PgConfig {
             user: required("database.user")?,
             password: get("database.password").unwrap_or_default(),
             dbname: required("database.dbname")?,
+            tls: crate::tls::PgTls::from_props(props)?,
             slot_name: get("slot.name").unwrap_or_else(|| "debezium".into()),
             publication_name: get("publication.name").unwrap_or_else(|| "dbz_publication".into()),
             publication_mode: props::choice(

@@ -26,6 +26,7 @@ pub mod position;
 pub mod snapshot;
 pub mod source;
 pub mod stream;
+pub mod tls;
 pub mod types;
 
 pub use config::PgConfig;

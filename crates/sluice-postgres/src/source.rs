@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, TlsConfig};
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig};
 use sluice_core::{SourceError, SourceHealth, SourceMessage};
 
 use crate::position::PgPosition;
@@ -157,10 +157,7 @@ impl PostgresSource {
         };
         let mut client = ReplicationClient::connect_gated(self.replication_config(start_lsn))
             .await
-            .map_err(|e| PgError::Connect {
-                target: cfg.target(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| crate::tls::connect_error(cfg.target(), &cfg.tls, e.to_string()))?;
         let mut exported = None;
         let mut start = self.offset.clone().filter(|_| !snapshot || in_snapshot);
         if slot.is_none() {
@@ -338,7 +335,7 @@ impl PostgresSource {
             cfg.publication_name.clone(),
         )
         .with_port(cfg.port)
-        .with_tls(TlsConfig::disabled())
+        .with_tls(cfg.tls.replication(&cfg.hostname))
         .with_start_lsn(Lsn(start_lsn))
         .with_status_interval(cfg.status_interval.min(Duration::from_secs(1)))
         .with_options(options.trim_end().to_string())
@@ -401,11 +398,11 @@ pub async fn connect(cfg: &PgConfig) -> Result<PgConnection, PgError> {
         .database(&cfg.dbname)
         .application_name("sluice")
         .options(SESSION);
+    o = cfg.tls.query_options(o);
     if !cfg.password.is_empty() {
         o = o.password(&cfg.password);
     }
-    o.connect().await.map_err(|e| PgError::Connect {
-        target: cfg.target(),
-        message: e.to_string(),
-    })
+    o.connect()
+        .await
+        .map_err(|e| crate::tls::connect_error(cfg.target(), &cfg.tls, e.to_string()))
 }

@@ -5,58 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::pki::Pki;
 use common::{ops, Maria, Work};
 use serde_json::Value;
-
-/// A private CA, a server certificate for 127.0.0.1 signed by it, a client certificate, and an
-/// unrelated CA.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn make() -> Pki {
-        let dir = tempfile::Builder::new()
-            .prefix("sluice-pki-")
-            .tempdir()
-            .unwrap();
-        let script = r#"
-set -e
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sluice test CA" -keyout ca.key -out ca.pem
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=someone else's CA" -keyout other-ca.key -out other-ca.pem
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
-printf 'subjectAltName=IP:127.0.0.1\n' > server.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-openssl req -newkey rsa:2048 -nodes -subj "/CN=cdc-client" -keyout client.key -out client.csr
-printf 'extendedKeyUsage=clientAuth\n' > client.ext
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem
-openssl rsa -in client.key -traditional -out client-rsa.key
-cat client.pem client-rsa.key > client-keystore.pem
-"#;
-        let out = Command::new("sh")
-            .args(["-c", script])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn arg(&self, option: &str, file: &str) -> String {
-        format!("--{option}={}", self.path(file).display())
-    }
-}
 
 fn tls_server(pki: &Pki) -> Maria {
     let args = [

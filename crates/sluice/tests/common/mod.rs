@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 pub mod connect;
 pub mod crash;
 pub mod kafka;
+pub mod pki;
 pub mod postgres;
 pub mod proxy;
 pub mod registry;

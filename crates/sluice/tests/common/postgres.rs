@@ -11,7 +11,12 @@ pub struct Pg {
 
 impl Pg {
     pub fn start() -> Pg {
-        let (dir, port) = start_server("postgres.sh", "sluice-pg-", "PostgreSQL", &[]);
+        Self::start_with(&[])
+    }
+
+    /// Started with extra server options (`-c name=value …`).
+    pub fn start_with(extra: &[&str]) -> Pg {
+        let (dir, port) = start_server("postgres.sh", "sluice-pg-", "PostgreSQL", extra);
         Pg { dir, port }
     }
 
