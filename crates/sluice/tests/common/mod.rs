@@ -12,6 +12,7 @@ pub mod connect;
 pub mod crash;
 pub mod debezium;
 pub mod diff;
+pub mod generator;
 pub mod kafka;
 pub mod postgres;
 pub mod proxy;
