@@ -6,8 +6,10 @@
 #                           packages), then the Java servers fetched once from Maven Central into
 #                           the tools cache: Apache Kafka (scripts/kafka.sh), OpenSearch
 #                           (scripts/search.sh), Apicurio Registry and the Python Avro reader
-#                           (scripts/registry.sh)
-#   scripts/deps.sh bench   + Kafka Connect with Debezium's connectors (scripts/connect.sh)
+#                           (scripts/registry.sh), Kafka Connect with Debezium's connectors
+#                           (scripts/connect.sh: the oracle of tests/differential.rs; on a fresh
+#                           machine about 2 more minutes, the plugins and a class-data archive)
+#   scripts/deps.sh bench   the same as test (kept for bench/run.sh)
 #
 # Safe to run repeatedly. Without root, it prints the apt-get line to run instead.
 set -euo pipefail
@@ -44,5 +46,5 @@ fi
 "$here/kafka.sh" install
 "$here/search.sh" install
 "$here/registry.sh" install
-[ "$what" = bench ] && "$here/connect.sh" install
+"$here/connect.sh" install
 exit 0

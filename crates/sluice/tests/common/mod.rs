@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 pub mod connect;
 pub mod crash;
+pub mod debezium;
+pub mod diff;
+pub mod generator;
 pub mod kafka;
 pub mod pki;
 pub mod postgres;
@@ -33,10 +36,13 @@ pub fn fixture(name: &str) -> String {
 
 /// The sluice binary as a command that dies with the test thread that started it
 /// (`PR_SET_PDEATHSIG`): a test that fails half-way leaves no sluice running behind it, holding
-/// ports, CPU or the test runner's output pipe.
+/// ports, CPU or the test runner's output pipe. `SLUICE_BIN` runs another build of sluice than
+/// the one cargo built beside the tests (e.g. a copy, when a target directory is shared by
+/// several checkouts).
 pub fn sluice() -> Command {
     use std::os::unix::process::CommandExt;
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    let bin = std::env::var_os("SLUICE_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_sluice").into());
+    let mut c = Command::new(bin);
     // SAFETY: prctl is async-signal-safe and touches nothing of the parent's state
     unsafe {
         c.pre_exec(|| {

@@ -38,7 +38,9 @@ pub fn one_at_a_time(lock: &'static Mutex<()>) -> MutexGuard<'static, ()> {
     lock.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn stop_when_the_tests_end(script: &str, dir: &Path) {
+/// Leaves a watcher that runs `scripts/<script> stop DIR` and removes DIR once this process has
+/// ended.
+pub fn stop_when_the_tests_end(script: &str, dir: &Path) {
     let stop = format!(
         "{} stop {dir}; rm -rf {dir}",
         repo_root().join("scripts").join(script).display(),
