@@ -41,7 +41,7 @@ pub use history::KafkaHistoryStore;
 pub use offsets::KafkaOffsetStore;
 pub use producer::KafkaProducer;
 pub use reader::{read_topic, StateRecord};
-pub use sink::KafkaSink;
+pub use sink::{debezium_context_headers, KafkaSink};
 
 use sluice_core::{ErrorClass, Retryable};
 

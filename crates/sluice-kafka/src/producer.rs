@@ -165,10 +165,11 @@ impl KafkaProducer {
         payload: Option<&[u8]>,
         headers: &[(String, Vec<u8>)],
     ) -> Result<(), KafkaError> {
-        self.send_in_batch(UNTRACKED as u64, topic, key, payload, headers)
+        self.send_in_batch(UNTRACKED as u64, topic, key, payload, headers, &[])
     }
 
-    /// Queues one record of batch `batch`; waits while librdkafka's local queue is full.
+    /// Queues one record of batch `batch` with `headers` then `more_headers`; waits while
+    /// librdkafka's local queue is full.
     pub fn send_in_batch(
         &self,
         batch: u64,
@@ -176,6 +177,7 @@ impl KafkaProducer {
         key: Option<&[u8]>,
         payload: Option<&[u8]>,
         headers: &[(String, Vec<u8>)],
+        more_headers: &[(String, Vec<u8>)],
     ) -> Result<(), KafkaError> {
         if self.transactional && !self.in_transaction.swap(true, Ordering::SeqCst) {
             self.inner
@@ -190,9 +192,9 @@ impl KafkaProducer {
         if let Some(p) = payload {
             record = record.payload(p);
         }
-        if !headers.is_empty() {
-            let mut h = OwnedHeaders::new_with_capacity(headers.len());
-            for (name, value) in headers {
+        if !headers.is_empty() || !more_headers.is_empty() {
+            let mut h = OwnedHeaders::new_with_capacity(headers.len() + more_headers.len());
+            for (name, value) in headers.iter().chain(more_headers) {
                 h = h.insert(Header {
                     key: name,
                     value: Some(value),

@@ -22,6 +22,24 @@ pub struct KafkaSink {
     vbuf: Vec<u8>,
     /// Topics already created (or known to exist) when `topic.creation.default.*` is set.
     ensured: HashSet<Arc<str>>,
+    /// Headers on every record after the event's own ([`KafkaSink::with_context_headers`]).
+    context: Vec<(String, Vec<u8>)>,
+}
+
+/// Debezium 3's context headers for one run of a source connector:
+/// `__debezium.context.{connectorLogicalName, taskId, connectorName, runId}` = the topic prefix,
+/// `0` (one task), the connector's kind (mysql, mariadb, postgresql) and a fresh UUID per run.
+pub fn debezium_context_headers(topic_prefix: &str, connector: &str) -> Vec<(String, Vec<u8>)> {
+    let run_id = uuid::Uuid::new_v4().to_string();
+    [
+        ("connectorLogicalName", topic_prefix),
+        ("taskId", "0"),
+        ("connectorName", connector),
+        ("runId", run_id.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (format!("__debezium.context.{k}"), v.as_bytes().to_vec()))
+    .collect()
 }
 
 impl KafkaSink {
@@ -41,7 +59,15 @@ impl KafkaSink {
             kbuf: Vec::with_capacity(256),
             vbuf: Vec::with_capacity(4096),
             ensured: HashSet::new(),
+            context: Vec::new(),
         }
+    }
+
+    /// Adds `headers` to every record, after the event's own. They are added as the record is
+    /// produced, after the transforms: an SMT does not see them.
+    pub fn with_context_headers(mut self, headers: Vec<(String, Vec<u8>)>) -> KafkaSink {
+        self.context = headers;
+        self
     }
 
     async fn ensure(&mut self, topic: &Arc<str>) -> Result<(), KafkaError> {
@@ -109,6 +135,7 @@ impl Sink for KafkaSink {
                     has_key.then_some(&self.kbuf[..]),
                     has_value.then_some(&self.vbuf[..]),
                     &ev.headers,
+                    &self.context,
                 )
                 .map_err(sink_error)?;
         }
@@ -128,5 +155,29 @@ impl Sink for KafkaSink {
 
     fn durable_batches(&mut self) -> Result<u64, SinkError> {
         self.producer.durable_batches().map_err(sink_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debeziums_context_headers_name_the_connector_and_the_run() {
+        let h = debezium_context_headers("inventory", "mariadb");
+        let text = |name: &str| {
+            h.iter()
+                .find(|(k, _)| k == &format!("__debezium.context.{name}"))
+                .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+                .unwrap()
+        };
+        assert_eq!(h.len(), 4);
+        assert_eq!(text("connectorLogicalName"), "inventory");
+        assert_eq!(text("taskId"), "0");
+        assert_eq!(text("connectorName"), "mariadb");
+        let run = text("runId");
+        assert_eq!(uuid::Uuid::parse_str(&run).unwrap().get_version_num(), 4);
+        let again = debezium_context_headers("inventory", "mariadb");
+        assert_ne!(again[3].1, h[3].1, "a run id per run");
     }
 }

@@ -262,10 +262,14 @@ pub(crate) async fn run_source(
                 .with_context(|| format!("connector {name}: key.converter"))?;
             let v = sluice_connect::converter::for_connector(&p.config.props, &no_worker, false)
                 .with_context(|| format!("connector {name}: value.converter"))?;
-            (
-                Box::new(KafkaSink::new(kafka, producer, k, v, errors.clone())),
-                txn,
-            )
+            let mut sink = KafkaSink::new(kafka, producer, k, v, errors.clone());
+            if let Some(connector) = p.source.debezium_name() {
+                sink = sink.with_context_headers(sluice_kafka::debezium_context_headers(
+                    &p.topic_prefix,
+                    connector,
+                ));
+            }
+            (Box::new(sink), txn)
         }
     };
     let sink: Box<dyn Sink> = Box::new(TransformSink::new(sinks::chain(&p.config)?, errors, inner));

@@ -101,6 +101,13 @@ pub(crate) trait Source: Send + Sync {
     /// `topic.prefix`: the Connect source partition is `{"server": <topic.prefix>}`.
     fn topic_prefix(&self) -> &str;
 
+    /// The connector's name in Debezium's record headers
+    /// (`__debezium.context.connectorName`: mysql, mariadb, postgresql); `None` for a source
+    /// Debezium has no counterpart of, whose records carry no context headers.
+    fn debezium_name(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Where the schema history file is when the connector names one.
     fn history_file(&self) -> Option<PathBuf> {
         None

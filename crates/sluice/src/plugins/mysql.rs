@@ -75,6 +75,10 @@ impl Source for Settings {
         &self.0.topic_prefix
     }
 
+    fn debezium_name(&self) -> Option<&'static str> {
+        Some(self.0.connector)
+    }
+
     fn history_file(&self) -> Option<PathBuf> {
         self.0.history_file.clone()
     }

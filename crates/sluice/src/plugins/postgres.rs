@@ -45,6 +45,10 @@ impl Source for Settings {
         &self.0.topic_prefix
     }
 
+    fn debezium_name(&self) -> Option<&'static str> {
+        Some("postgresql")
+    }
+
     async fn run(self: Box<Self>, run: SourceRun) -> Result<PipelineStats> {
         // the slot is confirmed up to what the store has committed
         let confirmed = Confirmed::default();
