@@ -1,7 +1,8 @@
 //! `source.snapshot`: how a snapshot event says where it is in the snapshot.
 //!
 //! Debezium's rule, in this order: the last row of the last table is `last`; the first row of
-//! the first table is `first`; otherwise the last row of a table is `last_in_data_collection`,
+//! the first table is `first` (so when the first table is empty, no row is `first`: checked
+//! against Debezium by `tests/differential.rs`); otherwise the last row of a table is `last_in_data_collection`,
 //! its first row `first_in_data_collection`; every other snapshot row `true`. So a one-row table
 //! in the middle of a snapshot is `last_in_data_collection`, and a one-row snapshot is `last`.
 //! Streaming events say `false`, incremental-snapshot events `incremental`.
@@ -53,7 +54,8 @@ impl Marker {
         }
     }
 
-    /// The marker of a snapshot row, given its neighbours.
+    /// The marker of a snapshot row, given its neighbours. `first_in_snapshot`: the first row
+    /// of the snapshot's first table.
     pub fn of_row(
         first_in_snapshot: bool,
         last_in_snapshot: bool,
@@ -101,11 +103,13 @@ mod tests {
         let mut seen = 0;
         rows_per_table
             .iter()
-            .map(|&n| {
+            .enumerate()
+            .map(|(t, &n)| {
                 (0..n)
                     .map(|i| {
                         seen += 1;
-                        Marker::of_row(seen == 1, seen == total, i == 0, i == n - 1).as_str()
+                        let first = t == 0 && i == 0;
+                        Marker::of_row(first, seen == total, i == 0, i == n - 1).as_str()
                     })
                     .collect()
             })
@@ -120,6 +124,18 @@ mod tests {
                 vec!["first", "last_in_data_collection"],
                 vec!["last_in_data_collection"],
                 vec!["first_in_data_collection", "last"],
+            ]
+        );
+    }
+
+    #[test]
+    fn when_the_first_table_is_empty_no_row_is_first() {
+        assert_eq!(
+            snapshot(&[0, 2, 1]),
+            vec![
+                vec![],
+                vec!["first_in_data_collection", "last_in_data_collection"],
+                vec!["last"],
             ]
         );
     }

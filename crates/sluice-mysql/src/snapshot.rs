@@ -415,7 +415,8 @@ pub async fn read_all(
             pending = Some(Pending {
                 event,
                 progress,
-                first_overall: total == 0,
+                // Debezium's `first`: the first row of the first table, none if it is empty
+                first_overall: total == 0 && chunk.table == 0,
                 first_in_table,
                 last_in_table: false,
             });

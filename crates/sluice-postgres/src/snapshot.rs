@@ -234,7 +234,8 @@ pub async fn run(
             if let Some((prev, f, fi)) = held.take() {
                 batch.push(mark(prev, f, fi, first_in_table, false));
             }
-            held = Some((ev, first_overall, first_in_table));
+            // Debezium's `first`: the first row of the first table, none if it is empty
+            held = Some((ev, first_overall && chunk.table == 0, first_in_table));
             held_safe = before_current.clone();
             first_overall = false;
             rows += 1;

@@ -37,14 +37,6 @@ const KNOWN_MARIADB_CONNECTOR: &[Known] = &[];
 /// Divergences of the fixed MariaDB workload, each a table (topic without prefix) and a path.
 const KNOWN_MARIADB: &[Known] = &[
     Known {
-        topic: "dm.bits",
-        path: "value.payload.source.snapshot",
-        reason: "the first table of the snapshot (dm.a_empty) is empty: Debezium then marks no \
-                 record 'first' (the next table's first is 'first_in_data_collection'); sluice \
-                 marks its first record 'first'",
-        issue: "19 (new): snapshot markers",
-    },
-    Known {
         topic: "dm.floats",
         path: "value.payload.after.f",
         reason: "FLOAT 2.0083e18: Debezium (on Java 17) writes 2.00830004e18, the float's Java 17 \
