@@ -56,17 +56,6 @@ impl Default for TlsSettings {
     }
 }
 
-/// The properties this module reads.
-pub const PROPERTIES: &[&str] = &[
-    "database.ssl.mode",
-    "database.ssl.truststore",
-    "database.ssl.truststore.password",
-    "database.ssl.truststore.type",
-    "database.ssl.keystore",
-    "database.ssl.keystore.password",
-    "database.ssl.keystore.type",
-];
-
 impl TlsSettings {
     /// Reads `database.ssl.*`; checks the stores now, so a wrong path or format is reported
     /// before connecting.

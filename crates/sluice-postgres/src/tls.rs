@@ -43,16 +43,6 @@ pub struct PgTls {
     pub client_key: Option<PathBuf>,
 }
 
-/// The properties this module reads.
-pub const PROPERTIES: &[&str] = &[
-    "database.sslmode",
-    "database.sslrootcert",
-    "database.sslcert",
-    "database.sslkey",
-    "database.sslpassword",
-    "database.sslfactory",
-];
-
 impl PgTls {
     pub fn from_props(props: &BTreeMap<String, String>) -> Result<PgTls, PgError> {
         let mode = sluice_core::props::choice(

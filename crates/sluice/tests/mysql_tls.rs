@@ -33,19 +33,6 @@ fn connector(db: &Maria, name: &str, extra: &[(&str, &str)]) -> Value {
     db.connector(name, &pairs)
 }
 
-/// `sluice run` until caught up; (succeeded, stderr).
-fn run(work: &Work, doc: &Value, out: &str) -> (bool, String) {
-    let conn = work.write_connector(&format!("{out}.json"), doc);
-    let o = work
-        .command(&conn, out, &["--exit-when-caught-up"])
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
@@ -69,10 +56,10 @@ fn every_verifying_mode_snapshots_streams_and_resumes_over_tls() {
                 ("database.ssl.truststore", &ca),
             ],
         );
-        let (ok, err) = run(&work, &doc, "out.jsonl");
+        let (ok, err) = work.try_catch_up(&doc, "out.jsonl");
         assert!(ok, "{mode}: {err}");
         db.sql(&format!("INSERT INTO app.t VALUES ({id}, '{mode}')"));
-        let (ok, err) = run(&work, &doc, "out.jsonl");
+        let (ok, err) = work.try_catch_up(&doc, "out.jsonl");
         assert!(ok, "{mode} after a restart: {err}");
         let got = ops(&work.lines("out.jsonl"));
         assert_eq!(
@@ -90,8 +77,7 @@ fn a_plain_connection_a_wrong_ca_and_a_wrong_host_name_fail_with_what_to_change(
     let db = tls_server(&pki);
     let work = Work::new();
 
-    let (ok, err) = run(
-        &work,
+    let (ok, err) = work.try_catch_up(
         &connector(&db, "plain", &[("database.ssl.mode", "disabled")]),
         "plain.jsonl",
     );
@@ -102,8 +88,7 @@ fn a_plain_connection_a_wrong_ca_and_a_wrong_host_name_fail_with_what_to_change(
     );
 
     let other = path_str(&pki.path("other-ca.pem"));
-    let (ok, err) = run(
-        &work,
+    let (ok, err) = work.try_catch_up(
         &connector(
             &db,
             "wrongca",
@@ -134,10 +119,10 @@ fn a_plain_connection_a_wrong_ca_and_a_wrong_host_name_fail_with_what_to_change(
         doc["config"]["database.hostname"] = "localhost".into();
         doc
     };
-    let (ok, err) = run(&work, &by_name("verify_identity"), "identity.jsonl");
+    let (ok, err) = work.try_catch_up(&by_name("verify_identity"), "identity.jsonl");
     assert!(!ok);
     assert!(err.contains("names database.hostname"), "{err}");
-    let (ok, err) = run(&work, &by_name("verify_ca"), "ca.jsonl");
+    let (ok, err) = work.try_catch_up(&by_name("verify_ca"), "ca.jsonl");
     assert!(ok, "{err}");
     assert!(
         work.offsets("verify_identity").is_none(),
@@ -160,8 +145,7 @@ fn a_client_certificate_from_the_keystore_logs_in_a_user_that_requires_one() {
         doc["config"]["database.password"] = "x509".into();
         doc
     };
-    let (ok, err) = run(
-        &work,
+    let (ok, err) = work.try_catch_up(
         &as_x509(&[
             ("database.ssl.mode", "verify_ca"),
             ("database.ssl.truststore", &ca),
@@ -173,8 +157,7 @@ fn a_client_certificate_from_the_keystore_logs_in_a_user_that_requires_one() {
         "a user that requires a certificate logged in without one"
     );
     assert!(err.contains("access denied"), "{err}");
-    let (ok, err) = run(
-        &work,
+    let (ok, err) = work.try_catch_up(
         &as_x509(&[
             ("database.ssl.mode", "verify_ca"),
             ("database.ssl.truststore", &ca),

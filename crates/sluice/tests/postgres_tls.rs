@@ -9,7 +9,6 @@ mod common;
 use common::pki::Pki;
 use common::postgres::Pg;
 use common::Work;
-use serde_json::Value;
 
 fn tls_server(pki: &Pki) -> Pg {
     let hba = pki.path("pg_hba.conf");
@@ -29,19 +28,6 @@ fn tls_server(pki: &Pki) -> Pg {
     let pg = Pg::start_with(&opts);
     pg.sql("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a'), (2, 'b');");
     pg
-}
-
-/// `sluice run` until caught up; (succeeded, stderr).
-fn run(work: &Work, doc: &Value, out: &str) -> (bool, String) {
-    let conn = work.write_connector(&format!("{out}.json"), doc);
-    let o = work
-        .command(&conn, out, &["--exit-when-caught-up"])
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 fn ids(work: &Work, out: &str) -> Vec<i64> {
@@ -68,17 +54,17 @@ fn every_sslmode_behaves_as_libpq_over_the_replication_and_query_connections() {
             ("database.sslrootcert", &ca),
         ],
     );
-    let (ok, err) = run(&work, &full, "full.jsonl");
+    let (ok, err) = work.try_catch_up(&full, "full.jsonl");
     assert!(ok, "{err}");
     pg.sql("INSERT INTO t VALUES (3, 'c')");
-    let (ok, err) = run(&work, &full, "full.jsonl");
+    let (ok, err) = work.try_catch_up(&full, "full.jsonl");
     assert!(ok, "after a restart: {err}");
     assert_eq!(ids(&work, "full.jsonl"), [1, 2, 3]);
 
     // require and prefer encrypt without checking; both pass the hostssl-only server
     for mode in ["require", "prefer"] {
         let doc = pg.connector(mode, "postgres", &[("database.sslmode", mode)]);
-        let (ok, err) = run(&work, &doc, &format!("{mode}.jsonl"));
+        let (ok, err) = work.try_catch_up(&doc, &format!("{mode}.jsonl"));
         assert!(ok, "{mode}: {err}");
         assert_eq!(ids(&work, &format!("{mode}.jsonl")), [1, 2, 3], "{mode}");
     }
@@ -95,13 +81,13 @@ fn every_sslmode_behaves_as_libpq_over_the_replication_and_query_connections() {
         ],
     );
     by_name["config"]["database.hostname"] = "localhost".into();
-    let (ok, err) = run(&work, &by_name, "byname.jsonl");
+    let (ok, err) = work.try_catch_up(&by_name, "byname.jsonl");
     assert!(!ok, "verify-full accepted a certificate for another name");
     assert!(err.contains("database.hostname"), "{err}");
 
     // a plain connection and a wrong CA fail at once, saying what to change
     let plain = pg.connector("plain", "postgres", &[("database.sslmode", "disable")]);
-    let (ok, err) = run(&work, &plain, "plain.jsonl");
+    let (ok, err) = work.try_catch_up(&plain, "plain.jsonl");
     assert!(!ok);
     assert!(
         err.contains("accepts only TLS") && err.contains("database.sslmode=require"),
@@ -115,7 +101,7 @@ fn every_sslmode_behaves_as_libpq_over_the_replication_and_query_connections() {
             ("database.sslrootcert", &other),
         ],
     );
-    let (ok, err) = run(&work, &wrong, "wrong.jsonl");
+    let (ok, err) = work.try_catch_up(&wrong, "wrong.jsonl");
     assert!(!ok);
     assert!(err.contains("database.sslrootcert"), "{err}");
     assert!(work.offsets("plain").is_none() && work.offsets("wrong").is_none());

@@ -304,6 +304,20 @@ impl Work {
         c
     }
 
+    /// Writes `doc` and runs `sluice run` on it until caught up, into the file sink `out`:
+    /// (succeeded, stderr). For tests that expect a failure as well as a success.
+    pub fn try_catch_up(&self, doc: &Value, out: &str) -> (bool, String) {
+        let conn = self.write_connector(&format!("{out}.json"), doc);
+        let o = self
+            .command(&conn, out, &["--exit-when-caught-up"])
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
     /// Runs until caught up with the binlog end seen at start.
     pub fn catch_up(&self, connector: &Path, out: &str) -> Output {
         succeeded(self.command(connector, out, &["--exit-when-caught-up"]))
