@@ -2,7 +2,7 @@
 # Installs what sluice needs, only when it is missing, for one purpose:
 #
 #   scripts/deps.sh demo    MariaDB server + client (Debian packages): all the demo needs
-#   scripts/deps.sh test    + GNU time, sqlite3, curl, g++ (fuzzing), PostgreSQL 15, Java 17 + Maven (Debian
+#   scripts/deps.sh test    + GNU time, sqlite3, curl, g++ (fuzzing), openssl (TLS tests), PostgreSQL 15, Java 17 + Maven (Debian
 #                           packages), then the Java servers fetched once from Maven Central into
 #                           the tools cache: Apache Kafka (scripts/kafka.sh), OpenSearch
 #                           (scripts/search.sh), Apicurio Registry and the Python Avro reader
@@ -30,6 +30,7 @@ if [ "$what" != demo ]; then
   have javac || missing+=(openjdk-17-jdk-headless)
   have mvn || missing+=(maven)
   have c++ || missing+=(g++) # libFuzzer, for scripts/fuzz.sh
+  have openssl || missing+=(openssl) # the TLS tests make their certificates
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
